@@ -1,0 +1,49 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.accounts.models import User
+from apps.accounts.roles import GROUP_NAMES
+
+
+@admin.register(User)
+class UserAdmin(SimpleHistoryAdmin, DjangoUserAdmin):
+    list_display = ("username", "first_name", "last_name", "role_label", "is_active", "last_login")
+    list_filter = ("is_active", "groups")
+    history_list_display = ("is_active",)
+
+    # What a clinic manager may edit: no superuser flag, no per-user permissions, and
+    # groups limited to the three roles.
+    manager_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role", {"fields": ("is_active", "groups")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="role")
+    def role_label(self, user: User) -> str:
+        return user.role.label if user.role else "-"
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.manager_fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("last_login", "date_joined") if not request.user.is_superuser else ()
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = Group.objects.filter(name__in=GROUP_NAMES.values())
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # A manager cannot edit a superuser (that would let them take over the account).
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)

@@ -1,0 +1,71 @@
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from apps.accounts import services
+from apps.accounts.models import User
+from apps.accounts.roles import Role
+
+
+class UserSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices, allow_null=True, required=False)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "email", "role", "is_active"]
+
+    def to_representation(self, user):
+        data = super().to_representation(user)
+        data["role"] = user.role.value if user.role else None
+        return data
+
+    def create(self, validated_data):
+        role = validated_data.pop("role", None)
+        with transaction.atomic():
+            user = User(**validated_data)
+            user.set_unusable_password()  # they set their own through the reset link
+            user.save()
+            services.set_role(user=user, role=role)
+        return user
+
+    def update(self, user, validated_data):
+        role_given = "role" in validated_data
+        role = validated_data.pop("role", None)
+        with transaction.atomic():
+            user = super().update(user, validated_data)
+            if role_given:
+                services.set_role(user=user, role=role)
+        return user
+
+
+class UserViewSet(viewsets.ModelViewSet):
+    """Staff accounts. Clinic managers list, add and deactivate staff; nobody deletes one."""
+
+    serializer_class = UserSerializer
+    queryset = User.objects.filter(is_superuser=False).prefetch_related("groups").order_by("username")
+    filterset_fields = ["is_active"]
+    ordering_fields = ["username", "last_name"]
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=UserSerializer)
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class TokenView(ObtainAuthToken):
+    """POST username and password, get ``{"token": ...}`` for ``Authorization: Token <token>``."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+    @extend_schema(responses=inline_serializer("Token", {"token": serializers.CharField()}))
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)

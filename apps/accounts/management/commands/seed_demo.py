@@ -1,0 +1,43 @@
+"""Create (or refresh) the demo clinic: one user per role, and each feature's demo data."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from apps.accounts import services
+from apps.accounts.models import User
+from apps.accounts.roles import Role
+
+DEMO_USERS = [
+    ("frontdesk", "Fran", "Desk", Role.FRONT_DESK),
+    ("therapist", "Theo", "Therapist", Role.THERAPIST),
+    ("manager", "Morgan", "Manager", Role.CLINIC_MANAGER),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo clinic (idempotent): users frontdesk, therapist and manager, and demo data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default="hipclinic-demo", help="password for the demo users")
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="run even though DEBUG is off (demo users on a real clinic's server are a risk)",
+        )
+
+    def handle(self, *args, password: str, allow_production: bool, **options):
+        if not settings.DEBUG and not allow_production:
+            raise CommandError("refusing to create demo users with DEBUG off; pass --allow-production to insist")
+        if len(password) < 8:
+            raise CommandError("--password must be at least 8 characters")
+        with transaction.atomic():
+            for username, first, last, role in DEMO_USERS:
+                user, _ = User.objects.update_or_create(
+                    username=username,
+                    defaults={"first_name": first, "last_name": last, "email": f"{username}@demo.hipclinic.invalid"},
+                )
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                services.set_role(user=user, role=role)
+        self.stdout.write(f"demo clinic ready: users {', '.join(u for u, *_ in DEMO_USERS)}")

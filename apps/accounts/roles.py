@@ -1,0 +1,60 @@
+"""The three staff roles and the permissions each holds.
+
+A role is a Django group. ``ROLE_PERMISSIONS`` is the single source of truth: the
+groups are created by a data migration and their permissions are brought in line with
+this table after every ``migrate`` (permissions of models added by later migrations
+only exist once those have run). Later issues add their models' permissions here.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    FRONT_DESK = "front_desk", "Front desk"
+    THERAPIST = "therapist", "Therapist"
+    CLINIC_MANAGER = "clinic_manager", "Clinic manager"
+
+
+# Group names are the roles' labels, as staff see them in the admin.
+GROUP_NAMES = {role: role.label for role in Role}
+ROLE_BY_GROUP_NAME = {name: role for role, name in GROUP_NAMES.items()}
+
+
+def _crud(model: str, *actions: str) -> list[str]:
+    app_label, model_name = model.split(".")
+    return [f"{app_label}.{action}_{model_name}" for action in actions]
+
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.FRONT_DESK: [],
+    Role.THERAPIST: [],
+    Role.CLINIC_MANAGER: [
+        # Managers add and deactivate staff; nobody but a superuser deletes a user,
+        # because history rows point at them.
+        *_crud("accounts.user", "view", "add", "change"),
+        *_crud("accounts.historicaluser", "view"),
+    ],
+}
+
+
+def sync_role_groups(*, group_model=None, permission_model=None) -> None:
+    """Create the role groups and give each exactly the permissions in ROLE_PERMISSIONS."""
+    if group_model is None:
+        from django.contrib.auth.models import Group as group_model
+        from django.contrib.auth.models import Permission as permission_model
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=GROUP_NAMES[role])
+        if permission_model is None:
+            continue
+        wanted = set()
+        for name in names:
+            app_label, codename = name.split(".")
+            wanted.add((app_label, codename))
+        permissions = [
+            permission
+            for permission in permission_model.objects.select_related("content_type").filter(
+                codename__in={codename for _, codename in wanted}
+            )
+            if (permission.content_type.app_label, permission.codename) in wanted
+        ]
+        group.permissions.set(permissions)

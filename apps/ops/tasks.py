@@ -1,0 +1,13 @@
+import socket
+
+from celery import shared_task
+from django.utils import timezone
+
+from apps.ops.models import Heartbeat
+
+
+@shared_task
+def record_heartbeat() -> None:
+    Heartbeat.objects.update_or_create(
+        name="worker", defaults={"seen_at": timezone.now(), "hostname": socket.gethostname()}
+    )

@@ -1,0 +1,63 @@
+"""The Celery app: ``celery -A hipclinic worker`` and ``celery -A hipclinic beat``.
+
+Configuration comes from Django settings (``CELERY_*``). Periodic tasks are all declared
+in ``BEAT_SCHEDULE`` below, each with the reason it runs when it does.
+"""
+
+import logging
+import os
+import time
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hipclinic.settings")
+
+app = Celery("hipclinic")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+BEAT_SCHEDULE = {
+    # Lets /healthz and operators see that a worker is consuming tasks; a minute is
+    # fine-grained enough to notice a dead worker and cheap (one UPDATE).
+    "ops.heartbeat": {"task": "apps.ops.tasks.record_heartbeat", "schedule": 60.0},
+}
+app.conf.beat_schedule = BEAT_SCHEDULE
+
+task_log = logging.getLogger("hipclinic.task")
+_started: dict[str, float] = {}
+
+
+@signals.worker_init.connect
+def _make_broker_folders(**_kwargs):
+    # Kombu's file-system transport needs its folders to exist before it is used.
+    from django.conf import settings
+
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+
+
+@signals.task_prerun.connect
+def _task_started(task_id=None, **_kwargs):
+    _started[task_id] = time.monotonic()
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id=None, task=None, state=None, **_kwargs):
+    """One line per task: name, id, outcome, duration; never arguments or results."""
+    started = _started.pop(task_id, None)
+    elapsed = (time.monotonic() - started) * 1000 if started else 0.0
+    task_log.info("task=%s id=%s state=%s %.0fms", task.name, task_id, state, elapsed)
+
+
+@signals.task_failure.connect
+def _task_failed(task_id=None, sender=None, exception=None, **_kwargs):
+    # Only the exception's class: its text may quote an address or a name.
+    task_log.warning("task=%s id=%s error=%s", sender.name, task_id, type(exception).__name__)
+
+
+@signals.task_retry.connect
+def _task_retried(request=None, reason=None, sender=None, **_kwargs):
+    reason_name = type(reason).__name__ if isinstance(reason, BaseException) else "retry"
+    task_log.info("task=%s id=%s retry reason=%s", sender.name, request.id, reason_name)

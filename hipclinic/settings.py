@@ -1,0 +1,271 @@
+"""hipclinic settings: one module, every deploy-time value read from the environment.
+
+As checked out it runs with no services at all (SQLite under ``var/``, Kombu's
+file-system broker, outgoing mail written as ``.eml`` files). With ``DEBUG`` off it
+refuses to start on insecure or missing values. The README's configuration table lists
+every variable read here.
+"""
+
+from pathlib import Path
+
+from hipclinic import config
+from hipclinic.config import ConfigError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(config.env_str("HIPCLINIC_VAR_DIR") or BASE_DIR / "var").resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded database, broker and mail live here
+
+# ---------------------------------------------------------------------------- DJANGO
+
+DEBUG = config.env_bool("DEBUG", False)
+
+SECRET_KEY = config.env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ConfigError(
+            "SECRET_KEY must be set when DEBUG is off "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
+
+ALLOWED_HOSTS = config.env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ConfigError("ALLOWED_HOSTS must be set when DEBUG is off (comma-separated host names)")
+CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+DJANGO_APPS = [
+    "hipclinic.apps.HipclinicAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+THIRD_PARTY_APPS = [
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
+]
+LOCAL_APPS = [
+    "apps.accounts",
+    "apps.ops",
+    "apps.desk",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "apps.ops.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "hipclinic.urls"
+WSGI_APPLICATION = "hipclinic.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.accounts.context_processors.role",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------------------- DATABASE
+
+DATABASES = {
+    "default": config.database_config(
+        config.env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'hipclinic.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # web, worker and beat share one file: take the write lock up front and wait
+        # for it rather than failing with "database is locked".
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so that a Celery worker started by a test sees the test data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hipclinic.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = config.env_int("DATABASE_CONN_MAX_AGE", 60)
+    # A restarted PostgreSQL leaves dead persistent connections; check before reuse.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------------------- AUTH
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for three hours
+
+# Staff sessions end after this many idle minutes: every request renews the cookie.
+SESSION_IDLE_MINUTES = config.env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# ---------------------------------------------------------------------------- I18N / TIME
+
+LANGUAGE_CODE = "en"
+USE_I18N = True
+USE_TZ = True  # stored in UTC, shown in the clinic's zone
+CLINIC_TIME_ZONE = config.time_zone(config.env_str("CLINIC_TIME_ZONE") or "UTC")
+TIME_ZONE = CLINIC_TIME_ZONE
+
+# ---------------------------------------------------------------------------- STATIC
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# ---------------------------------------------------------------------------- EMAIL
+
+EMAIL_URL = config.env_str("EMAIL_URL")
+if EMAIL_URL:
+    globals().update(config.email_config(EMAIL_URL))
+else:
+    EMAIL_BACKEND = "hipclinic.mail.EmlFileBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_TIMEOUT = config.env_int("EMAIL_TIMEOUT", 15, minimum=1)
+DEFAULT_FROM_EMAIL = config.env_str("DEFAULT_FROM_EMAIL") or "hipclinic <no-reply@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# ---------------------------------------------------------------------------- CELERY
+
+CELERY_BROKER_URL = config.broker_url(config.env_str("CELERY_BROKER_URL") or "filesystem://")
+CELERY_BROKER_FOLDER = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_FOLDER),
+        "data_folder_out": str(CELERY_BROKER_FOLDER),
+        "processed_folder": str(VAR_DIR / "broker-processed"),
+        "store_processed": False,
+    }
+else:
+    # A task held by a worker killed with kill -9 comes back after this many seconds.
+    # Work must be idempotent either way; see docs in README ("Background jobs").
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": config.env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10),
+    }
+CELERY_TASK_DEFAULT_QUEUE = config.env_str("CELERY_DEFAULT_QUEUE") or "hipclinic"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = CLINIC_TIME_ZONE
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# ---------------------------------------------------------------------------- THIRD PARTY
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["hipclinic.api.RolePermissions"],
+    "DEFAULT_PAGINATION_CLASS": "hipclinic.api.Pagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"token": config.env_str("API_TOKEN_RATE") or "10/min"},
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "hipclinic API",
+    "DESCRIPTION": "Practice management for physical-therapy clinics treating weak hip flexors.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# ---------------------------------------------------------------------------- SECURITY
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Patient links carry a signed token in the path: never send it on to another site.
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = config.env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = config.env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = config.env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = config.env_bool("SECURE_HSTS_PRELOAD", False)
+    if config.env_bool("BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS preloading cannot be undone quickly, so it is the operator's explicit choice
+# (SECURE_HSTS_PRELOAD=1), and its absence is not reported as a deployment problem.
+SILENCED_SYSTEM_CHECKS = [] if DEBUG else ["security.W021"]
+
+# ---------------------------------------------------------------------------- LOGGING
+
+LOG_LEVEL = config.env_str("LOG_LEVEL") or "INFO"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request and task lines replace these: theirs carry query strings, task
+        # arguments and exception texts, which can hold personal data.
+        "django.server": {"level": "ERROR"},
+        "django.request": {"level": "ERROR"},
+        "celery.app.trace": {"level": "CRITICAL"},
+        "celery.worker.strategy": {"level": "WARNING"},
+    },
+}
+
+# ---------------------------------------------------------------------------- HIPCLINIC
+
+HIPCLINIC_WORKER_STALE_AFTER_SECONDS = 5 * 60
