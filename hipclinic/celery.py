@@ -32,10 +32,16 @@ def _make_broker_folders(**_kwargs):
     # Kombu's file-system transport needs its folders to exist before it is used.
     from django.conf import settings
 
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
         if folder:
             os.makedirs(folder, exist_ok=True)
+
+
+@signals.worker_ready.connect
+def _first_heartbeat(sender=None, **_kwargs):
+    # /healthz shows a live worker at once instead of after beat's first minute.
+    sender.app.send_task("apps.ops.tasks.record_heartbeat")
 
 
 @signals.task_prerun.connect

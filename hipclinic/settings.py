@@ -13,7 +13,8 @@ from hipclinic.config import ConfigError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(config.env_str("HIPCLINIC_VAR_DIR") or BASE_DIR / "var").resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded database, broker and mail live here
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # also makes VAR_DIR: embedded database, broker, mail
 
 # ---------------------------------------------------------------------------- DJANGO
 
@@ -144,7 +145,6 @@ TIME_ZONE = CLINIC_TIME_ZONE
 # ---------------------------------------------------------------------------- STATIC
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -177,6 +177,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        "control_folder": str(VAR_DIR / "broker-control"),  # exchange bindings
         "store_processed": False,
     }
 else:
@@ -203,8 +204,10 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first, so that an API call without credentials gets 401 with a
+        # WWW-Authenticate header rather than 403.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["hipclinic.api.RolePermissions"],
     "DEFAULT_PAGINATION_CLASS": "hipclinic.api.Pagination",

@@ -29,7 +29,7 @@ def broker_ok() -> bool:
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
             os.makedirs(folder, exist_ok=True)
             return os.access(folder, os.W_OK)
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             conn.default_channel.client.ping()
             return True

@@ -7,7 +7,6 @@ from apps.ops.models import Heartbeat
 
 
 @shared_task
-def record_heartbeat() -> None:
-    Heartbeat.objects.update_or_create(
-        name="worker", defaults={"seen_at": timezone.now(), "hostname": socket.gethostname()}
-    )
+def record_heartbeat(name: str = "worker") -> None:
+    defaults = {"seen_at": timezone.now(), "hostname": socket.gethostname()}
+    Heartbeat.objects.update_or_create(name=name, defaults=defaults)

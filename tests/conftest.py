@@ -1,0 +1,151 @@
+"""Fixtures for every test: named users per role, API clients, and the real parts.
+
+Markers (``postgres``, ``redis``, ``worker``, ``smtp``, ``browser``) say which real part
+a test needs; a missing part skips the test with the reason, or fails it when
+HIPCLINIC_REQUIRE_SERVICES=1 (as .ci/run sets).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from apps.accounts.roles import Role
+from tests import services
+from tests.factories import UserFactory
+
+# ---------------------------------------------------------------------------- session set-up
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_settings():
+    # Plain static storage: the manifest needs collectstatic, which the production
+    # build runs. Fast hashing: the tests do not measure password cracking cost.
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Unit tests run tasks in-process; tests marked ``worker`` use a real worker."""
+    from hipclinic.celery import app
+
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+def pytest_runtest_setup(item):
+    checks = {
+        "postgres": services.postgres_missing,
+        "redis": services.redis_missing,
+        "browser": services.browser_missing,
+    }
+    for marker, check in checks.items():
+        if item.get_closest_marker(marker):
+            reason = check()
+            if reason:
+                services.unavailable(reason)
+
+
+
+
+# ---------------------------------------------------------------------------- people
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def frontdesk(db):
+    return UserFactory(username="frontdesk", role=Role.FRONT_DESK, password=PASSWORD)
+
+
+@pytest.fixture
+def therapist(db):
+    return UserFactory(username="therapist", role=Role.THERAPIST, password=PASSWORD)
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", role=Role.CLINIC_MANAGER, password=PASSWORD)
+
+
+@pytest.fixture
+def role_user(request, frontdesk, therapist, manager):
+    """Parametrize with indirect=True and a role value to get that role's user."""
+    return {Role.FRONT_DESK: frontdesk, Role.THERAPIST: therapist, Role.CLINIC_MANAGER: manager}[request.param]
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+# ---------------------------------------------------------------------------- real parts
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback; Django's mail goes to it for the test's duration."""
+    sink = services.SMTPSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real ``celery worker`` process on a fresh queue of the configured broker."""
+    with services.celery_worker() as worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    reason = services.browser_missing()
+    if reason:
+        services.unavailable(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to
+    # run beside one unless told it is safe (the live server's own thread is unaffected).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=services.CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context = chromium.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,0 +1,221 @@
+"""Real parts for tests: a Celery worker process, an SMTP server on loopback, Chromium.
+
+Each is a plain function or class so that later issues' tests (and bench/) reuse them
+through the fixtures in conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# CI sets this: a test that needs a service which is missing fails instead of skipping.
+REQUIRE_SERVICES = os.environ.get("HIPCLINIC_REQUIRE_SERVICES", "") == "1"
+
+
+def unavailable(reason: str):
+    """Skip (on a laptop) or fail (in CI) because a real part is missing."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason}; HIPCLINIC_REQUIRE_SERVICES=1 turns this skip into a failure", pytrace=False)
+    pytest.skip(reason)
+
+
+# ---------------------------------------------------------------------------- availability
+
+
+def postgres_missing() -> str | None:
+    if connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/hipclinic"
+    return None
+
+
+def redis_missing() -> str | None:
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis"):
+        return "needs Redis as broker: set CELERY_BROKER_URL=redis://127.0.0.1:6379/0"
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"Redis at CELERY_BROKER_URL does not answer ({type(error).__name__})"
+    return None
+
+
+def browser_missing() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "needs the playwright package (pip install -r requirements-dev.txt)"
+    return None
+
+
+# ---------------------------------------------------------------------------- Celery worker
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database this test process is using (the test database)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class WorkerProcess:
+    """A ``celery -A hipclinic worker`` child process on its own queue."""
+
+    queue: str
+    broker_url: str
+    var_dir: Path
+    extra_env: dict = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def env(self) -> dict:
+        env = {
+            **os.environ,
+            "DEBUG": "1",
+            "DATABASE_URL": database_url_for_subprocess(),
+            "CELERY_BROKER_URL": self.broker_url,
+            "CELERY_DEFAULT_QUEUE": self.queue,
+            "HIPCLINIC_VAR_DIR": str(self.var_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.extra_env)
+        return env
+
+    def start(self, *, concurrency: int = 1) -> WorkerProcess:
+        self.log_path = self.var_dir / f"worker-{self.queue}.log"
+        log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the child's life
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "hipclinic", "worker", "--loglevel", "INFO",
+             "--queues", self.queue, "--concurrency", str(concurrency), "--without-gossip",
+             "--without-mingle", "--hostname", f"{self.queue}@%h"],
+            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the whole process group (main process and pool children), as kill -9 would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # warm shutdown
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
+
+
+@contextmanager
+def celery_worker(broker_url: str | None = None, **extra_env):
+    """Run a worker on a fresh queue; route this process's tasks to it meanwhile."""
+    from hipclinic.celery import app
+
+    var_dir = Path(tempfile.mkdtemp(prefix="hipclinic-worker-"))
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    broker = broker_url or settings.CELERY_BROKER_URL
+    worker = WorkerProcess(queue=queue, broker_url=broker, var_dir=var_dir, extra_env=extra_env).start()
+    saved = app.conf.task_default_queue, app.conf.task_always_eager
+    app.conf.task_default_queue, app.conf.task_always_eager = queue, False
+    try:
+        yield worker
+    finally:
+        app.conf.task_default_queue, app.conf.task_always_eager = saved
+        worker.stop()
+        if sys.exc_info()[0] is not None:
+            print(f"--- worker output ({worker.queue}) ---\n{worker.output()}")
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- SMTP
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SMTPSink:
+    """An aiosmtpd server on 127.0.0.1 that keeps every message it accepts.
+
+    ``refuse_next(n)`` makes it answer the next n messages with a temporary failure
+    (451), for retry tests.
+    """
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Message] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._refusals = 0
+        self._lock = threading.Lock()
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            if self._refusals > 0:
+                self._refusals -= 1
+                return "451 4.3.0 Try again later"
+            self.messages.append(message_from_bytes(envelope.content))
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def refuse_next(self, count: int) -> None:
+        with self._lock:
+            self._refusals = count
+
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+    def start(self) -> SMTPSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def email_url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"

@@ -1,0 +1,93 @@
+"""Configuration comes from the environment and bad values stop the process with one line."""
+
+import os
+import subprocess
+import sys
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from django.core.mail import send_mail
+
+from hipclinic import config
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "SECRET_KEY": "kq3-production-secret-for-tests-0123456789abcdefghijklmnopqrstuv",
+    "ALLOWED_HOSTS": "clinic.example.org",
+}
+
+
+def manage(*args, **env):
+    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    clean.update({"DEBUG": "0", "DATABASE_URL": "sqlite:////tmp/hipclinic-config-test.sqlite3", **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_without_secret_key_refuses_to_start_with_one_line():
+    result = manage("check", ALLOWED_HOSTS="clinic.example.org")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SECRET_KEY must be set when DEBUG is off" in lines[0]
+
+
+def test_production_without_allowed_hosts_refuses_to_start():
+    result = manage("check", SECRET_KEY=PRODUCTION["SECRET_KEY"])
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DEBUG", "maybe", "is not a boolean"),
+        ("DATABASE_URL", "mysql://root@localhost/x", "DATABASE_URL scheme 'mysql' is not supported"),
+        ("EMAIL_URL", "smtps-typo://mail.example.org", "EMAIL_URL scheme 'smtps-typo' is not supported"),
+        ("CELERY_BROKER_URL", "amqp://guest@localhost//", "CELERY_BROKER_URL scheme 'amqp' is not supported"),
+        ("CLINIC_TIME_ZONE", "Mars/Olympus_Mons", "is not an IANA time zone"),
+        ("SESSION_IDLE_MINUTES", "half an hour", "is not a whole number"),
+    ],
+)
+def test_a_bad_value_names_the_variable_in_one_line(variable, value, message):
+    result = manage("check", **PRODUCTION, **{variable: value})
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert message in result.stderr
+
+
+def test_email_url_schemes_map_to_smtp_security():
+    assert config.email_config("smtp+tls://u:p@mail.example.org:587")["EMAIL_USE_TLS"] is True
+    assert config.email_config("smtp+ssl://mail.example.org:465")["EMAIL_USE_SSL"] is True
+    plain = config.email_config("smtp://mail.example.org:25")
+    assert (plain["EMAIL_HOST"], plain["EMAIL_PORT"]) == ("mail.example.org", 25)
+    assert not plain.get("EMAIL_USE_TLS") and not plain.get("EMAIL_USE_SSL")
+
+
+def test_without_email_url_each_message_is_written_as_an_eml_file(settings, tmp_path):
+    settings.EMAIL_BACKEND = "hipclinic.mail.EmlFileBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+
+    send_mail("Your appointment", "See you on Monday.", None, ["pat@example.org"])
+    send_mail("Second", "Another.", None, ["sam@example.org"])
+
+    files = sorted(tmp_path.glob("*.eml"))
+    assert len(files) == 2
+    recipients = {message_from_bytes(path.read_bytes())["To"] for path in files}
+    assert recipients == {"pat@example.org", "sam@example.org"}
+
+
+def test_datetimes_are_stored_in_utc_and_shown_in_the_clinic_zone(settings):
+    from django.conf import settings as live
+
+    assert live.USE_TZ is True
+    assert live.TIME_ZONE == live.CLINIC_TIME_ZONE
