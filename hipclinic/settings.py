@@ -51,10 +51,14 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "phonenumber_field",
 ]
 LOCAL_APPS = [
     "apps.accounts",
     "apps.ops",
+    "apps.patients",
+    "apps.scheduling",
+    "apps.notifications",
     "apps.desk",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -268,6 +272,8 @@ LOGGING = {
         "celery.worker.strategy": {"level": "WARNING"},
     },
 }
+
+PHONENUMBER_DEFAULT_REGION = config.env_str("PHONE_REGION") or None  # e.g. GB: numbers without +44
 
 # ---------------------------------------------------------------------------- HIPCLINIC
 

@@ -25,12 +25,42 @@ def _crud(model: str, *actions: str) -> list[str]:
     return [f"{app_label}.{action}_{model_name}" for action in actions]
 
 
+# Nobody but a superuser deletes: patients are archived, appointments cancelled, and
+# history rows point at users.
+_DESK = [
+    *_crud("patients.patient", "view", "add", "change"),
+    *_crud("patients.referral", "view", "add", "change"),
+    *_crud("scheduling.appointment", "view", "add", "change"),
+    *_crud("scheduling.recurringseries", "view", "add"),
+    *_crud("scheduling.waitlistentry", "view", "add", "change"),
+    *_crud("scheduling.therapist", "view"),
+    *_crud("scheduling.appointmentkind", "view"),
+    *_crud("scheduling.workinghours", "view"),
+    *_crud("scheduling.timeoff", "view"),
+]
+
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.FRONT_DESK: [],
-    Role.THERAPIST: [],
+    Role.FRONT_DESK: [*_DESK],
+    Role.THERAPIST: [
+        *_DESK,
+        "patients.view_red_flag_screen",
+        "patients.decide_red_flag",
+        *_crud("patients.historicalpatient", "view"),
+        *_crud("patients.historicalreferral", "view"),
+        *_crud("scheduling.timeoff", "add", "change"),
+    ],
     Role.CLINIC_MANAGER: [
-        # Managers add and deactivate staff; nobody but a superuser deletes a user,
-        # because history rows point at them.
+        *_DESK,
+        "patients.view_red_flag_screen",
+        *_crud("patients.historicalpatient", "view"),
+        *_crud("patients.historicalreferral", "view"),
+        *_crud("scheduling.historicalappointment", "view"),
+        *_crud("scheduling.appointmentkind", "change"),
+        *_crud("scheduling.therapist", "add", "change"),
+        *_crud("scheduling.workinghours", "add", "change", "delete"),
+        *_crud("scheduling.timeoff", "add", "change", "delete"),
+        *_crud("notifications.outboxemail", "view", "change"),
+        # Managers add and deactivate staff.
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),
     ],

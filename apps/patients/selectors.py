@@ -1,0 +1,60 @@
+"""Reads of patients, shaped once for desk pages, admin and API."""
+
+import re
+from datetime import date
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from apps.patients.models import Patient, Referral
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PHONE = re.compile(r"^\+?[\d\s()-]{6,}$")
+
+
+def search_filter(text: str) -> Q:
+    text = " ".join(text.split())
+    if not text:
+        return Q()
+    if _DATE.match(text):
+        try:
+            return Q(date_of_birth=date.fromisoformat(text))
+        except ValueError:
+            return Q(pk__in=[])
+    if "@" in text:
+        return Q(email__iexact=text)
+    if _PHONE.match(text):
+        digits = re.sub(r"\D", "", text)
+        return Q(phone__endswith=digits[-9:]) if digits else Q(pk__in=[])
+    query = Q(record_number__iexact=text)
+    parts = text.split(" ")
+    if len(parts) == 1:
+        query |= Q(last_name__istartswith=text) | Q(first_name__istartswith=text)
+    else:
+        first, last = parts[0], " ".join(parts[1:])
+        query |= Q(first_name__istartswith=first, last_name__istartswith=last)
+        query |= Q(last_name__istartswith=parts[0], first_name__istartswith=" ".join(parts[1:]))
+    return query
+
+
+def with_red_flag_alert(queryset: QuerySet) -> QuerySet:
+    """Annotate ``red_flag_alert``: a referral with a positive screen and no decision yet."""
+    open_flag = Referral.objects.filter(patient=OuterRef("pk"), red_flag_decision="").exclude(red_flags=[])
+    return queryset.annotate(red_flag_alert=Exists(open_flag))
+
+
+def patient_list(*, text: str = "", include_archived: bool = False) -> QuerySet:
+    patients = Patient.objects.all() if include_archived else Patient.objects.active()
+    if text:
+        patients = patients.filter(search_filter(text))
+    return with_red_flag_alert(patients).order_by("last_name", "first_name", "id")
+
+
+def possible_duplicates(*, first_name: str, last_name: str, date_of_birth: date | None, email: str) -> QuerySet:
+    """Existing patients with the same name and date of birth, or the same e-mail."""
+    query = Q(pk__in=[])
+    if first_name and last_name and date_of_birth:
+        query |= Q(first_name__iexact=first_name.strip(), last_name__iexact=last_name.strip(),
+                   date_of_birth=date_of_birth)
+    if email:
+        query |= Q(email__iexact=email.strip())
+    return Patient.objects.filter(query).order_by("id")
