@@ -45,7 +45,8 @@ class PatientQuerySet(models.QuerySet):
 class Patient(models.Model):
     """A person the clinic treats. Archived, never deleted while anything refers to them."""
 
-    record_number = models.CharField(max_length=16, unique=True, null=True, editable=False)
+    # NULL only between the INSERT and the UPDATE that derives it from the id (see save()).
+    record_number = models.CharField(max_length=16, unique=True, null=True, editable=False)  # noqa: DJ001
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()

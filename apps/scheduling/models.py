@@ -45,7 +45,9 @@ class WorkingHours(models.Model):
         ordering = ["therapist", "weekday", "start_time"]
         verbose_name_plural = "working hours"
         constraints = [
-            models.CheckConstraint(condition=Q(end_time__gt=models.F("start_time")), name="working_hours_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=models.F("start_time")), name="working_hours_end_after_start"
+            ),
         ]
 
     def __str__(self) -> str:
