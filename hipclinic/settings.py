@@ -278,3 +278,18 @@ PHONENUMBER_DEFAULT_REGION = config.env_str("PHONE_REGION") or None  # e.g. GB: 
 # ---------------------------------------------------------------------------- HIPCLINIC
 
 HIPCLINIC_WORKER_STALE_AFTER_SECONDS = 5 * 60
+
+# Links in e-mails (unsubscribe, waitlist offers, patient program links) start with this.
+SITE_URL = (config.env_str("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+# Outbox: a claimed e-mail is held this long before another worker may take it over
+# (a worker killed mid-send); a failing one is retried with exponential backoff this
+# many times, then parked as failed for a re-send from the admin.
+EMAIL_LEASE_SECONDS = config.env_int("EMAIL_LEASE_SECONDS", 120, minimum=5)
+EMAIL_MAX_ATTEMPTS = config.env_int("EMAIL_MAX_ATTEMPTS", 6, minimum=1)
+EMAIL_RETRY_BASE_SECONDS = config.env_int("EMAIL_RETRY_BASE_SECONDS", 60, minimum=1)
+
+# Booking: slots start on this grid (minutes past the hour), and how far ahead
+# the slot finder may look in one request.
+SLOT_STEP_MINUTES = config.env_int("SLOT_STEP_MINUTES", 15, minimum=5)
+SLOT_SEARCH_MAX_DAYS = 62
