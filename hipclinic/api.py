@@ -1,5 +1,7 @@
-"""The API's shared parts: role-aware permissions and pagination."""
+"""The API's shared parts: role-aware permissions, pagination, service errors as 400s."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 
@@ -23,3 +25,15 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+def as_api_error(error: DjangoValidationError) -> serializers.ValidationError:
+    """A service's refusal (field -> messages) as DRF's 400 with the same field names."""
+    if hasattr(error, "error_dict"):
+        return serializers.ValidationError(
+            {
+                ("non_field_errors" if name == "__all__" else name): messages
+                for name, messages in error.message_dict.items()
+            }
+        )
+    return serializers.ValidationError({"non_field_errors": error.messages})

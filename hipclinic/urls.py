@@ -6,14 +6,24 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts import api as accounts_api
 from apps.accounts import views as accounts_views
 from apps.ops import views as ops_views
+from apps.patients import api as patients_api
+from apps.scheduling.api import appointments as appointments_api
+from apps.scheduling.api import slots as slots_api
 
 router = DefaultRouter()
 router.include_root_view = False
 router.register("users", accounts_api.UserViewSet, basename="user")
+router.register("therapists", slots_api.TherapistViewSet, basename="therapist")
+router.register("patients", patients_api.PatientViewSet, basename="patient")
+router.register("referrals", patients_api.ReferralViewSet, basename="referral")
+router.register("appointments", appointments_api.AppointmentViewSet, basename="appointment")
+router.register("series", appointments_api.SeriesViewSet, basename="series")
+router.register("waitlist", appointments_api.WaitlistViewSet, basename="waitlist")
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="api-token"),
     path("me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("slots/", slots_api.SlotsView.as_view(), name="api-slots"),
     *router.urls,
 ]
 
@@ -22,6 +32,7 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("accounts/", include("apps.accounts.urls")),
     path("desk/", include("apps.desk.urls")),
+    path("booking/", include("apps.scheduling.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -15,6 +15,11 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError("Enter an IANA time zone such as Europe/London.", code="invalid_time_zone")
 
 
+def validate_not_future(value) -> None:
+    if value > timezone.localdate():
+        raise ValidationError("This date is in the future.", code="future_date")
+
+
 def default_time_zone() -> str:
     return settings.CLINIC_TIME_ZONE
 
@@ -49,7 +54,7 @@ class Patient(models.Model):
     record_number = models.CharField(max_length=16, unique=True, null=True, editable=False)  # noqa: DJ001
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[validate_not_future])
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     email = models.EmailField(blank=True)
     phone = PhoneNumberField(blank=True)

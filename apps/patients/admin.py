@@ -1,0 +1,148 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.patients import selectors, services
+from apps.patients.models import Patient, Referral, ReferralCause
+from apps.scheduling.models import Appointment
+
+
+class ReferralInline(admin.StackedInline):
+    model = Referral
+    extra = 0
+    fields = [
+        ("cause", "cause_other"), ("referring_clinician", "referral_date", "surgery_date"), "reason",
+        "red_flags", ("red_flag_decision", "red_flag_decided_by", "red_flag_decided_at"), "red_flag_decision_note",
+    ]
+    readonly_fields = ["red_flag_decided_by", "red_flag_decided_at"]
+    show_change_link = True
+
+    def get_fields(self, request, obj=None):
+        if request.user.has_perm("patients.view_red_flag_screen"):
+            return self.fields
+        return [("cause", "cause_other"), ("referring_clinician", "referral_date", "surgery_date")]
+
+
+class AppointmentInline(admin.TabularInline):
+    model = Appointment
+    extra = 0
+    fields = ["start", "end", "kind", "therapist", "status"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+    ordering = ["-start"]
+
+    def has_add_permission(self, request, obj=None):
+        return False  # booking goes through the desk or the API, which check the rota and overlaps
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("kind", "therapist")
+
+
+class CauseFilter(admin.SimpleListFilter):
+    title = "referral cause"
+    parameter_name = "cause"
+
+    def lookups(self, request, model_admin):
+        return ReferralCause.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(Exists(Referral.objects.filter(patient=OuterRef("pk"), cause=self.value())))
+        return queryset
+
+
+class ArchivedFilter(admin.SimpleListFilter):
+    title = "record"
+    parameter_name = "archived"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Current"), ("yes", "Archived")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(archived_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(archived_at__isnull=False)
+        return queryset
+
+
+@admin.register(Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = ["record_number", "last_name", "first_name", "date_of_birth", "email_consent", "red_flag",
+                    "is_current"]
+    list_filter = [CauseFilter, ArchivedFilter, "sex", "email_consent"]
+    search_fields = ["record_number", "last_name", "first_name", "email", "phone"]
+    readonly_fields = ["record_number", "email_consent_changed_at", "archived_at", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["record_number", ("first_name", "last_name"), ("date_of_birth", "sex")]}),
+        ("Contact", {"fields": [("email", "phone"), ("time_zone", "preferred_contact"),
+                                ("email_consent", "email_consent_changed_at")]}),
+        ("Notes", {"fields": ["notes"]}),
+        ("Record", {"fields": [("archived_at", "created_at", "updated_at")]}),
+    ]
+    inlines = [ReferralInline, AppointmentInline]
+    actions = ["archive"]
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return selectors.with_red_flag_alert(super().get_queryset(request))
+
+    @admin.display(boolean=True, description="red flag open", ordering="red_flag_alert")
+    def red_flag(self, patient):
+        return patient.red_flag_alert
+
+    @admin.display(boolean=True, description="current")
+    def is_current(self, patient):
+        return not patient.is_archived
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # archived instead: appointments, assessments and history refer to patients
+
+    @admin.action(description="Archive the selected patients", permissions=["change"])
+    def archive(self, request, queryset):
+        archived = 0
+        for patient in queryset:
+            try:
+                services.archive_patient(patient=patient, archived_by=request.user)
+                archived += 1
+            except ValidationError as error:
+                self.message_user(request, f"{patient.record_number}: {' '.join(error.messages)}", messages.ERROR)
+        if archived:
+            self.message_user(request, f"Archived {archived} patient(s).", messages.SUCCESS)
+
+
+@admin.register(Referral)
+class ReferralAdmin(SimpleHistoryAdmin):
+    list_display = ["patient", "cause", "referral_date", "red_flag_positive", "red_flag_decision"]
+    list_filter = ["cause", "red_flag_decision"]
+    list_select_related = ["patient"]
+    search_fields = ["patient__record_number", "patient__last_name"]
+    autocomplete_fields = ["patient"]
+    readonly_fields = ["red_flag_decided_by", "red_flag_decided_at"]
+    show_full_result_count = False
+
+    @admin.display(boolean=True, description="red flag")
+    def red_flag_positive(self, referral):
+        return referral.red_flag_positive
+
+    def get_fields(self, request, obj=None):
+        fields = ["patient", "cause", "cause_other", "referring_clinician", "referral_date", "surgery_date"]
+        if request.user.has_perm("patients.view_red_flag_screen"):
+            fields += ["reason", "red_flags", "red_flag_decision", "red_flag_decision_note",
+                       "red_flag_decided_by", "red_flag_decided_at"]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        if "red_flag_decision" in form.changed_data and obj.red_flag_decision:
+            if not request.user.has_perm("patients.decide_red_flag"):
+                raise ValidationError("Only a therapist may decide on a red-flag screen.")
+            from django.utils import timezone
+
+            obj.red_flag_decided_by, obj.red_flag_decided_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        return False

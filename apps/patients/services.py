@@ -1,0 +1,87 @@
+"""Writes to patients and referrals: registration, archiving, red-flag decisions."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.patients.models import Patient, RedFlagDecision, Referral
+from apps.scheduling.models import Appointment
+
+
+def register_patient(*, patient: Patient, referral: Referral | None = None, registered_by: User) -> Patient:
+    """Save a new patient (and their referral) together, or neither."""
+    patient.full_clean()
+    with transaction.atomic():
+        patient._history_user = registered_by
+        patient.save()
+        if referral is not None:
+            referral.patient = patient
+            referral.full_clean()
+            referral._history_user = registered_by
+            referral.save()
+    return patient
+
+
+def add_referral(*, referral: Referral, added_by: User) -> Referral:
+    if referral.patient.is_archived:
+        raise ValidationError({"patient": "This patient is archived: restore the record first."})
+    referral.full_clean()
+    referral._history_user = added_by
+    referral.save()
+    return referral
+
+
+def archive_patient(*, patient: Patient, archived_by: User) -> Patient:
+    """Archive instead of deleting; refused while future appointments are still booked."""
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        if patient.is_archived:
+            return patient
+        upcoming = Appointment.objects.active().filter(patient=patient, start__gt=timezone.now()).count()
+        if upcoming:
+            raise ValidationError(
+                {"patient": f"Cancel this patient's {upcoming} upcoming appointment(s) before archiving the record."}
+            )
+        patient.archived_at = timezone.now()
+        patient._history_user = archived_by
+        patient._change_reason = "archived"
+        patient.save(update_fields=["archived_at", "updated_at"])
+    return patient
+
+
+def restore_patient(*, patient: Patient, restored_by: User) -> Patient:
+    patient.archived_at = None
+    patient._history_user = restored_by
+    patient._change_reason = "restored"
+    patient.save(update_fields=["archived_at", "updated_at"])
+    return patient
+
+
+def set_email_consent(*, patient: Patient, consent: bool) -> Patient:
+    """Record consent given or withdrawn (Patient.save stamps the time of the change)."""
+    if patient.email_consent != consent:
+        patient.email_consent = consent
+        patient.save()
+    return patient
+
+
+def record_red_flag_decision(*, referral: Referral, decision: str, note: str, decided_by: User) -> Referral:
+    """A clinician's decision on a positive red-flag screen; lifts the block on prescribing."""
+    if not referral.red_flag_positive:
+        raise ValidationError({"red_flag_decision": "This referral's red-flag screen is negative."})
+    if decision not in RedFlagDecision.values:
+        raise ValidationError({"red_flag_decision": "Choose a decision."})
+    if not note.strip():
+        raise ValidationError({"red_flag_decision_note": "Say what the decision rests on."})
+    if not decided_by.has_perm("patients.decide_red_flag"):
+        raise ValidationError({"red_flag_decision": "Only a therapist may decide on a red-flag screen."})
+    referral.red_flag_decision = decision
+    referral.red_flag_decision_note = note.strip()
+    referral.red_flag_decided_by = decided_by
+    referral.red_flag_decided_at = timezone.now()
+    referral._history_user = decided_by
+    referral.save()
+    return referral
