@@ -1,0 +1,75 @@
+"""Every list page and endpoint runs the same number of queries at 10 and at 1,000 rows."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.patients.models import Patient, Referral
+from apps.scheduling.models import Appointment, WaitlistEntry
+from tests.factories import PatientFactory, TherapistFactory, UserFactory, appointment_kind
+
+
+def make_rows(count: int) -> None:
+    """``count`` patients, each with a referral, an appointment and a waitlist entry (bulk inserts)."""
+    therapist = TherapistFactory() if not hasattr(make_rows, "therapist") else make_rows.therapist
+    desk = UserFactory(username="bulk-desk", role="front_desk")
+    kind = appointment_kind("follow_up")
+    offset = Patient.objects.count()
+    patients = Patient.objects.bulk_create(
+        Patient(first_name=f"P{offset + n}", last_name="Bulk", date_of_birth="1970-01-01", email=f"b{offset + n}@x.org")
+        for n in range(count)
+    )
+    for patient in patients:  # bulk_create skips save(), which assigns record numbers
+        patient.record_number = f"B{patient.pk:07d}"
+    Patient.objects.bulk_update(patients, ["record_number"])
+    Referral.objects.bulk_create(
+        Referral(patient=p, cause="prolonged_sitting", red_flags=["weight_loss"] if i % 7 == 0 else [])
+        for i, p in enumerate(patients)
+    )
+    start = datetime(2030, 1, 7, 9, tzinfo=UTC)
+    Appointment.objects.bulk_create(
+        Appointment(patient=p, therapist=therapist, kind=kind, start=start + timedelta(minutes=30 * (offset + i)),
+                    end=start + timedelta(minutes=30 * (offset + i) + 30), booked_by=desk)
+        for i, p in enumerate(patients)
+    )
+    WaitlistEntry.objects.bulk_create(
+        WaitlistEntry(patient=p, kind=kind, earliest="2030-01-01", latest="2030-02-01", created_by=desk)
+        for p in patients
+    )
+
+
+def queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return len(captured)
+
+
+PAGES = [
+    "/api/v1/patients/",
+    "/api/v1/patients/?q=Bulk",
+    "/api/v1/referrals/",
+    "/api/v1/appointments/",
+    "/api/v1/waitlist/",
+    "/api/v1/users/",
+    "/admin/patients/patient/",
+    "/admin/patients/referral/",
+    "/admin/scheduling/appointment/",
+    "/admin/scheduling/waitlistentry/",
+    "/admin/accounts/user/",
+]
+
+
+@pytest.mark.django_db
+def test_list_pages_run_the_same_number_of_queries_at_10_and_1000_rows(client, manager):
+    client.force_login(manager)
+    make_rows(10)
+    small = {url: queries_for(client, url) for url in PAGES}
+
+    make_rows(990)
+    UserFactory.create_batch(40, role="front_desk")
+    large = {url: queries_for(client, url) for url in PAGES}
+
+    assert large == small
