@@ -15,6 +15,13 @@ DEMO_USERS = [
 ]
 
 
+def demo_seeders():
+    """Each feature's demo data, in dependency order (later issues append theirs)."""
+    from apps.scheduling.demo import seed as scheduling
+
+    return [scheduling]
+
+
 class Command(BaseCommand):
     help = "Create the demo clinic (idempotent): users frontdesk, therapist and manager, and demo data."
 
@@ -40,4 +47,6 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save(update_fields=["password"])
                 services.set_role(user=user, role=role)
+        for seed in demo_seeders():
+            seed(password=password)
         self.stdout.write(f"demo clinic ready: users {', '.join(u for u, *_ in DEMO_USERS)}")
