@@ -1,5 +1,7 @@
 """hipclinic's admin site: role-based entry and the clinic's one login page."""
 
+from functools import wraps
+
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -16,6 +18,18 @@ class HipclinicAdminSite(admin.AdminSite):
         # role's model permissions, so the front desk sees no clinical models.
         user = request.user
         return user.is_authenticated and user.is_clinic_staff
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def guarded(request, *args, **kwargs):
+            # A signed-in user without a role gets 403 at once, not a redirect loop.
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied
+            return inner(request, *args, **kwargs)
+
+        return guarded
 
     def login(self, request, extra_context=None):
         """Send people to the clinic's login page; a signed-in user without a role gets 403."""

@@ -3,7 +3,15 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
+
+
+class IsClinicStaff(BasePermission):
+    """Signed in, active, and holding a role (or a superuser)."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_clinic_staff)
 
 
 class RolePermissions(DjangoModelPermissions):

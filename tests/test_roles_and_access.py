@@ -145,7 +145,8 @@ def test_seed_demo_creates_one_user_per_role_and_is_idempotent(settings):
         "manager": Role.CLINIC_MANAGER,
     }
     assert all(user.check_password("another-demo-pass") for user in users.values())
-    assert User.objects.count() == 3
+    assert User.objects.filter(username="therapist2").get().role == Role.THERAPIST  # a second diary to book
+    assert User.objects.count() == 4
 
 
 @pytest.mark.django_db

@@ -2,7 +2,6 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 from apps.accounts import services
 from apps.accounts.models import User
 from apps.accounts.roles import Role
+from hipclinic.api import IsClinicStaff
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -53,7 +53,7 @@ class UserViewSet(viewsets.ModelViewSet):
 
 
 class MeView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsClinicStaff]
 
     @extend_schema(responses=UserSerializer)
     def get(self, request):

@@ -1,0 +1,87 @@
+"""Who may open what: every API list, admin list and desk page, for every role.
+
+Extend EXPECTED when a page or endpoint is added; a page missing from it fails
+``test_every_admin_model_is_in_the_matrix``.
+"""
+
+import pytest
+from django.contrib import admin
+
+from tests.factories import UserFactory
+
+DESK, THERAPIST, MANAGER = "front_desk", "therapist", "clinic_manager"
+ALL = {DESK, THERAPIST, MANAGER}
+
+API = {
+    "/api/v1/me/": ALL,
+    "/api/v1/users/": {MANAGER},
+    "/api/v1/patients/": ALL,
+    "/api/v1/referrals/": ALL,
+    "/api/v1/appointments/": ALL,
+    "/api/v1/waitlist/": ALL,
+    "/api/v1/therapists/": ALL,
+    "/api/v1/slots/?kind=follow_up&start=2030-01-07&end=2030-01-08": ALL,
+}
+
+ADMIN = {
+    "/admin/": ALL,
+    "/admin/accounts/user/": {MANAGER},
+    "/admin/auth/group/": set(),
+    "/admin/authtoken/tokenproxy/": set(),
+    "/admin/patients/patient/": ALL,
+    "/admin/patients/referral/": ALL,
+    "/admin/scheduling/appointment/": ALL,
+    "/admin/scheduling/appointmentkind/": ALL,
+    "/admin/scheduling/therapist/": ALL,
+    "/admin/scheduling/timeoff/": ALL,
+    "/admin/scheduling/waitlistentry/": ALL,
+    "/admin/notifications/outboxemail/": {MANAGER},
+}
+
+DESK_PAGES = {
+    "/desk/": ALL,
+}
+
+
+def _cases(table):
+    return [(url, role, role in allowed) for url, allowed in table.items() for role in sorted(ALL)]
+
+
+@pytest.mark.parametrize(("url", "role", "allowed"), _cases(API))
+@pytest.mark.django_db
+def test_api_access_follows_the_role(api_client, url, role, allowed):
+    api_client.force_authenticate(UserFactory(role=role))
+
+    status = api_client.get(url).status_code
+
+    assert status == (200 if allowed else 403)
+
+
+@pytest.mark.parametrize(("url", "role", "allowed"), _cases(ADMIN) + _cases(DESK_PAGES))
+@pytest.mark.django_db
+def test_page_access_follows_the_role(client, url, role, allowed):
+    client.force_login(UserFactory(role=role))
+
+    status = client.get(url).status_code
+
+    assert status == (200 if allowed else 403)
+
+
+@pytest.mark.parametrize("url", [*API, *ADMIN, *DESK_PAGES])
+@pytest.mark.django_db
+def test_anonymous_and_role_less_users_get_nothing(client, api_client, url):
+    anonymous = (api_client if url.startswith("/api/") else client).get(url)
+    assert anonymous.status_code in {401, 302}
+
+    drifter = UserFactory(role=None)
+    if url.startswith("/api/"):
+        api_client.force_authenticate(drifter)
+        assert api_client.get(url).status_code == 403
+    else:
+        client.force_login(drifter)
+        assert client.get(url).status_code == 403
+
+
+def test_every_admin_model_is_in_the_matrix():
+    registered = {f"/admin/{m._meta.app_label}/{m._meta.model_name}/" for m in admin.site._registry}
+    assert registered <= set(ADMIN), registered - set(ADMIN)
