@@ -32,6 +32,7 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("accounts/", include("apps.accounts.urls")),
     path("desk/", include("apps.desk.urls")),
+    path("email/", include("apps.notifications.urls")),
     path("booking/", include("apps.scheduling.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -1,0 +1,151 @@
+"""Slot arithmetic: weekly working hours to concrete intervals, intervals to free slots.
+
+Pure functions over plain values (no Django): the selectors in ``selectors.py`` load
+rows and call these. Every interval is half-open, ``[start, end)``, so an appointment
+ending at 10:00 leaves a slot starting at 10:00 free. Every datetime given or returned
+is aware; the ones returned are in UTC.
+
+Wall-clock times that a DST change makes odd are read as "the first instant at which
+the clinic's clocks show this time or later":
+
+* a time the clocks skip (01:30 on a spring-forward day in London) is the instant of
+  the jump (02:00 BST), so a block from 01:30 starts when the clinic opens its doors;
+* a time the clocks show twice (01:30 on a fall-back day) is its first occurrence.
+
+A block therefore lasts the real time between its two ends: 00:00-03:00 on the
+spring-forward day is two hours long, on the fall-back day four.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+Interval = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyBlock:
+    """A weekly block of working time: weekday 0 is Monday, times are local wall-clock times."""
+
+    weekday: int
+    start: time
+    end: time
+
+
+def local_to_utc(day: date, wall: time, zone: tzinfo) -> datetime:
+    """The first instant at which clocks in ``zone`` show ``wall`` on ``day`` or later, in UTC."""
+    naive = datetime.combine(day, wall)
+    earlier = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if earlier.astimezone(zone).replace(tzinfo=None) == naive:
+        return earlier  # exists; fold=0 is the first of two occurrences on a fall-back day
+    # Skipped by a spring-forward jump. fold=1 reads it with the offset after the jump and
+    # fold=0 with the one before, which puts the jump between the two: find it.
+    before = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    after = earlier
+    if before > after:  # a zone whose offset goes down at a gap: none known, but stay safe
+        before, after = after, before
+    offset_before = before.astimezone(zone).utcoffset()
+    while after - before > timedelta(seconds=1):
+        middle = before + (after - before) / 2
+        if middle.astimezone(zone).utcoffset() == offset_before:
+            before = middle
+        else:
+            after = middle
+    return after.replace(microsecond=0)
+
+
+def local_day_bounds(day: date, zone: tzinfo) -> Interval:
+    """The UTC instants at which local ``day`` begins and the next one begins."""
+    return local_to_utc(day, time(0), zone), local_to_utc(day + timedelta(days=1), time(0), zone)
+
+
+def working_blocks(*, weekly: Iterable[WeeklyBlock], first_day: date, last_day: date, zone: tzinfo) -> list[Interval]:
+    """Concrete UTC intervals of ``weekly`` hours for every local day from first_day to last_day inclusive."""
+    by_weekday: dict[int, list[WeeklyBlock]] = {}
+    for block in weekly:
+        by_weekday.setdefault(block.weekday, []).append(block)
+    intervals = []
+    day = first_day
+    while day <= last_day:
+        for block in by_weekday.get(day.weekday(), ()):
+            start, end = local_to_utc(day, block.start, zone), local_to_utc(day, block.end, zone)
+            if end > start:  # a block lying wholly inside a skipped hour has no time in it
+                intervals.append((start, end))
+        day += timedelta(days=1)
+    intervals.sort()
+    return intervals
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, non-overlapping intervals covering the same time (touching ones joined)."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def free_slots(
+    *,
+    blocks: Iterable[Interval],
+    busy: Iterable[Interval],
+    duration: timedelta,
+    step: timedelta,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> list[Interval]:
+    """Slots of ``duration`` inside one block each, clear of ``busy``, starting on a ``step`` grid.
+
+    The grid runs from the start of each block. A slot starts at or after ``not_before``
+    (usually now) and ends at or before ``not_after``. Sorted, without duplicates when
+    blocks overlap.
+    """
+    if duration <= timedelta(0) or step <= timedelta(0):
+        raise ValueError("duration and step must be positive")
+    taken = merge(busy)
+    taken_ends = [end for _start, end in taken]
+    slots: set[Interval] = set()
+    for block_start, block_end in blocks:
+        if not_after is not None:
+            block_end = min(block_end, not_after)
+        # Free gaps of this block: from the first busy interval ending after its start on.
+        cursor = block_start
+        index = bisect.bisect_right(taken_ends, block_start)
+        gaps = []
+        while cursor < block_end:
+            if index < len(taken) and taken[index][0] < block_end:
+                busy_start, busy_end = taken[index]
+                if busy_start > cursor:
+                    gaps.append((cursor, busy_start))
+                cursor = max(cursor, busy_end)
+                index += 1
+            else:
+                gaps.append((cursor, block_end))
+                break
+        for gap_start, gap_end in gaps:
+            earliest = gap_start if not_before is None else max(gap_start, not_before)
+            start = block_start + _steps_to_reach(earliest - block_start, step) * step
+            while start + duration <= gap_end:
+                slots.add((start, start + duration))
+                start += step
+    return sorted(slots)
+
+
+def covers(blocks: Sequence[Interval], start: datetime, end: datetime) -> bool:
+    """Whether ``[start, end)`` lies inside one of ``blocks``."""
+    return any(block_start <= start and end <= block_end for block_start, block_end in blocks)
+
+
+def _steps_to_reach(offset: timedelta, step: timedelta) -> int:
+    """The fewest whole steps from the grid's origin that reach ``offset`` (0 if it is behind)."""
+    if offset <= timedelta(0):
+        return 0
+    return -(-offset // step)
