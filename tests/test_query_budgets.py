@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.patients.models import Patient, Referral
 from apps.scheduling.models import Appointment, WaitlistEntry
-from tests.factories import PatientFactory, TherapistFactory, UserFactory, appointment_kind
+from tests.factories import TherapistFactory, UserFactory, appointment_kind
 
 
 def make_rows(count: int) -> None:

@@ -102,7 +102,8 @@ def test_a_booking_for_an_archived_patient_is_refused(api_client, frontdesk, the
 
 
 def test_time_off_blocks_booking(api_client, frontdesk, therapist, patient):
-    TimeOff.objects.create(therapist=therapist, start=TUESDAY_10 - timedelta(hours=1), end=TUESDAY_10 + timedelta(hours=3))
+    TimeOff.objects.create(therapist=therapist, start=TUESDAY_10 - timedelta(hours=1),
+                           end=TUESDAY_10 + timedelta(hours=3))
 
     response = book(api_client, frontdesk, patient=patient.pk, therapist=therapist.pk, kind="follow_up",
                     start="2026-11-24T10:00:00+00:00")
