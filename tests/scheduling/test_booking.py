@@ -228,7 +228,8 @@ def test_a_series_keeps_the_wall_clock_time_across_a_clock_change(settings, fron
         first = datetime(2027, 3, 23, 10, 0, tzinfo=timezone.get_current_timezone())
         starts = services.series_starts(first, occurrences=2, interval_weeks=1)
         assert [timezone.localtime(s).hour for s in starts] == [10, 10]
-        assert starts[1] - starts[0] == timedelta(days=7, hours=-1)  # BST began on 28 March
+        elapsed = starts[1].astimezone(UTC) - starts[0].astimezone(UTC)
+        assert elapsed == timedelta(days=7, hours=-1)  # British Summer Time began on 28 March
 
 
 @pytest.mark.postgres
