@@ -20,6 +20,20 @@ BEAT_SCHEDULE = {
     # Lets /healthz and operators see that a worker is consuming tasks; a minute is
     # fine-grained enough to notice a dead worker and cheap (one UPDATE).
     "ops.heartbeat": {"task": "apps.ops.tasks.record_heartbeat", "schedule": 60.0},
+    # The outbox sweep: queues rows whose send task never reached the broker, retries
+    # that have come due (their due time lives in the row, not in a countdown) and rows
+    # held by a worker that died. Every 30 s keeps a retry's delay close to its backoff;
+    # one indexed query when there is nothing to do. A sweep not run within 25 s is
+    # dropped rather than piled up behind a stopped worker: the next one does its work.
+    "notifications.dispatch_outbox": {
+        "task": "apps.notifications.tasks.dispatch_outbox", "schedule": 30.0, "options": {"expires": 25},
+    },
+    # Reminder scans (24 h before each appointment, and later issues' kinds): every
+    # 5 minutes, so a reminder goes out between 24 h and 23 h 55 min ahead; the scans
+    # are idempotent (one key per reminder), so a late or doubled run sends nothing twice.
+    "notifications.queue_due_reminders": {
+        "task": "apps.notifications.tasks.queue_due_reminders", "schedule": 300.0, "options": {"expires": 240},
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -6,6 +6,7 @@ through the fixtures in conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -180,19 +181,30 @@ class SMTPSink:
     """An aiosmtpd server on 127.0.0.1 that keeps every message it accepts.
 
     ``refuse_next(n)`` makes it answer the next n messages with a temporary failure
-    (451), for retry tests.
+    (451), for retry tests. ``delay`` (seconds) holds every message that long before
+    accepting it, like a slow relay; a client that disconnects meanwhile (a killed
+    worker) gets no answer and its message is not kept. ``in_flight`` counts messages
+    being held at this moment.
     """
 
-    def __init__(self):
+    def __init__(self, *, delay: float = 0.0):
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.delay = delay
+        self.in_flight = 0
         self._refusals = 0
         self._lock = threading.Lock()
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            self.in_flight += 1
+            try:
+                await asyncio.sleep(self.delay)  # cancelled by aiosmtpd if the client goes away
+            finally:
+                self.in_flight -= 1
         with self._lock:
             if self._refusals > 0:
                 self._refusals -= 1

@@ -1,0 +1,342 @@
+"""The e-mail outbox: queue in the caller's transaction, send once, retry, park, re-send.
+
+A message is first a row (``OutboxEmail``) written in the same transaction as the change
+that caused it, under a unique key. After the commit a Celery task is asked to send it;
+if the broker is down the row simply waits for the sweep (``dispatch_due``, run by beat).
+``deliver`` claims the row with one conditional UPDATE, so two workers (or one task run
+twice) never both send it, and a sent or skipped row is never touched again.
+
+``locked_until`` has two meanings, both "leave this row alone until then":
+on a *sending* row it is the worker's lease (a worker killed mid-send loses it when it
+expires); on a *pending* row it records that a send task was queued, so the sweep does
+not queue it again while that task is still waiting in the broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from functools import partial
+from smtplib import SMTPException, SMTPRecipientsRefused, SMTPResponseException
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from apps.notifications.models import OutboxEmail, OutboxStatus
+from apps.patients.models import Patient
+
+log = logging.getLogger("hipclinic.outbox")
+
+UNSUBSCRIBE_SALT = "hipclinic.notifications.unsubscribe"
+# Publishing to a broker that does not answer: one quick retry, then leave the row to
+# the sweep, so that a request is never held for long by a broker outage.
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+ENQUEUE_BATCH = 200
+
+
+# ---------------------------------------------------------------------------- unsubscribe
+
+
+def unsubscribe_token(patient: Patient) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"patient": patient.pk})
+
+
+def patient_for_unsubscribe_token(token: str) -> Patient | None:
+    """The patient a token names; raises ``signing.BadSignature`` for a tampered token."""
+    value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+    if not isinstance(value, dict) or not isinstance(value.get("patient"), int):
+        raise signing.BadSignature("unexpected token content")
+    return Patient.objects.filter(pk=value["patient"]).first()
+
+
+def unsubscribe_url(patient: Patient) -> str:
+    return settings.SITE_URL + reverse("notifications:unsubscribe", kwargs={"token": unsubscribe_token(patient)})
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    # RFC 2369 and RFC 8058: mail clients show an "Unsubscribe" button that POSTs here.
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def withdraw_email_consent(*, patient: Patient) -> bool:
+    """Stop all patient e-mail; True when consent was given until now."""
+    if not patient.email_consent:
+        return False
+    patient.email_consent = False
+    patient.save()  # records email_consent_changed_at and a history row
+    log.info("outbox consent withdrawn patient_id=%s", patient.pk)
+    return True
+
+
+# ---------------------------------------------------------------------------- queueing
+
+
+def render_email(*, text_template: str, html_template: str, context: dict) -> tuple[str, str]:
+    body_text = render_to_string(text_template, context)
+    body_html = render_to_string(html_template, context) if html_template else ""
+    return body_text, body_html
+
+
+def build_email(
+    *,
+    key: str,
+    kind: str,
+    to_email: str,
+    subject: str,
+    text_template: str,
+    html_template: str,
+    context: dict,
+    patient: Patient | None = None,
+    attachments: Sequence[dict] = (),
+    send_after: datetime | None = None,
+    headers: dict | None = None,
+) -> OutboxEmail | None:
+    """An unsaved outbox row with its bodies rendered; None when the patient takes no e-mail.
+
+    For patient mail the context gets ``unsubscribe_url`` and the message the one-click
+    unsubscribe headers. ``attachments`` are dicts with ``filename``, ``content_type``
+    and text ``content``.
+    """
+    if patient is not None and not patient.can_receive_email:
+        return None
+    context = dict(context)
+    headers = dict(headers or {})
+    if patient is not None:
+        context["unsubscribe_url"] = unsubscribe_url(patient)
+        headers.update(unsubscribe_headers(context["unsubscribe_url"]))
+    context.setdefault("subject", subject)
+    body_text, body_html = render_email(text_template=text_template, html_template=html_template, context=context)
+    return OutboxEmail(
+        key=key, kind=kind, patient=patient, to_email=to_email, subject=subject,
+        body_text=body_text, body_html=body_html, attachments=list(attachments), headers=headers,
+        send_after=send_after or timezone.now(),
+    )
+
+
+def queue_email(
+    *,
+    key: str,
+    kind: str,
+    to_email: str,
+    subject: str,
+    text_template: str,
+    html_template: str,
+    context: dict,
+    patient: Patient | None = None,
+    attachments: Sequence[dict] = (),
+    send_after: datetime | None = None,
+    headers: dict | None = None,
+) -> OutboxEmail | None:
+    """Write one outbox row in the caller's transaction; None if the key exists or the patient takes no e-mail.
+
+    The send task is queued only after the commit, and only if the row is due now; a
+    later ``send_after`` is left to the sweep (never a Celery countdown).
+    """
+    if OutboxEmail.objects.filter(key=key).exists():
+        return None
+    row = build_email(
+        key=key, kind=kind, to_email=to_email, subject=subject, text_template=text_template,
+        html_template=html_template, context=context, patient=patient, attachments=attachments,
+        send_after=send_after, headers=headers,
+    )
+    if row is None:
+        return None
+    now = timezone.now()
+    due_now = row.send_after <= now
+    if due_now:
+        row.locked_until = now + lease_length()  # its task is queued at commit: the sweep leaves it alone
+    try:
+        # A savepoint, so that losing a race to a concurrent twin of this key rolls back
+        # only this INSERT and never the caller's transaction.
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        if OutboxEmail.objects.filter(key=key).exists():
+            return None
+        raise
+    log.info("outbox queued id=%s kind=%s", row.pk, row.kind)
+    if due_now:
+        transaction.on_commit(partial(enqueue, [row.pk]))
+    return row
+
+
+def queue_many(rows: Sequence[OutboxEmail]) -> int:
+    """Insert rows built by ``build_email`` in one statement, ignoring keys that exist; the sweep sends them."""
+    if not rows:
+        return 0
+    OutboxEmail.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def enqueue(outbox_ids: Iterable[int]) -> int:
+    """Ask the workers to send these rows; on a broker failure leave them to the sweep. Returns how many were queued."""
+    from apps.notifications.tasks import send_outbox_email
+
+    ids = list(outbox_ids)
+    queued = 0
+    try:
+        # Celery's producer pool keeps one broker connection for the whole batch; the
+        # first failure ends the batch, so an outage costs one short retry, not one per row.
+        for outbox_id in ids:
+            send_outbox_email.apply_async(args=[outbox_id], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+            queued += 1
+    except (BrokerError, OSError) as error:
+        # Nothing is lost: the rows are pending and the sweep queues them again.
+        log.warning("outbox enqueue failed count=%d error=%s", len(ids) - queued, type(error).__name__)
+        OutboxEmail.objects.filter(pk__in=ids[queued:], status=OutboxStatus.PENDING).update(locked_until=None)
+    return queued
+
+
+# ---------------------------------------------------------------------------- sending
+
+
+def lease_length() -> timedelta:
+    return timedelta(seconds=settings.EMAIL_LEASE_SECONDS)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff from EMAIL_RETRY_BASE_SECONDS, with up to a quarter of jitter."""
+    seconds = settings.EMAIL_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+    return timedelta(seconds=seconds * (1 + random.random() / 4))  # noqa: S311 - jitter, not secrecy
+
+
+def message_id(key: str) -> str:
+    # Derived from the key: a receiving server that sees the same message twice can tell.
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "hipclinic.invalid"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def build_message(row: OutboxEmail) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=row.subject,
+        body=row.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[row.to_email],
+        headers={**row.headers, "Message-ID": message_id(row.key), "Auto-Submitted": "auto-generated"},
+    )
+    if row.body_html:
+        message.attach_alternative(row.body_html, "text/html")
+    for attachment in row.attachments:
+        message.attach(attachment["filename"], attachment["content"], attachment["content_type"])
+    return message
+
+
+def _is_permanent(error: Exception) -> bool:
+    """A 5xx answer will not change on a retry: park the row at once."""
+    if isinstance(error, SMTPResponseException):
+        return 500 <= error.smtp_code < 600
+    if isinstance(error, SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in error.recipients.values())
+    return False
+
+
+def deliver(*, outbox_id: int) -> str:
+    """Send one outbox row if it is due and nobody else holds it; returns the row's status afterwards."""
+    now = timezone.now()
+    lease = now + lease_length()
+    claimed = (
+        OutboxEmail.objects.filter(pk=outbox_id, send_after__lte=now)
+        .filter(Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.SENDING, locked_until__lt=now))
+        .update(status=OutboxStatus.SENDING, locked_until=lease)
+    )
+    if not claimed:
+        return "not-claimed"  # sent, skipped, failed, not yet due, or another worker holds it
+    row = OutboxEmail.objects.select_related("patient").get(pk=outbox_id)
+    # Ours only while the lease we wrote is still on the row (a fencing token).
+    ours = OutboxEmail.objects.filter(pk=outbox_id, status=OutboxStatus.SENDING, locked_until=lease)
+
+    if row.patient is not None and not row.patient.can_receive_email:
+        ours.update(status=OutboxStatus.SKIPPED, locked_until=None, last_error="no consent")
+        log.info("outbox skipped id=%s kind=%s reason=no-consent", row.pk, row.kind)
+        return OutboxStatus.SKIPPED
+
+    connection = get_connection(fail_silently=False)
+    try:
+        try:
+            connection.open()
+            if not connection.send_messages([build_message(row)]):
+                raise SMTPException("message not accepted")
+        except (SMTPException, OSError) as error:
+            return _record_failure(row, ours, error)
+        except Exception as error:  # bad data fails the same way every time: park it
+            return _record_failure(row, ours, error, permanent=True)
+        # Recorded before anything else (even QUIT), to keep the window in which a
+        # crash could lead to a second copy as short as it can be.
+        ours.update(status=OutboxStatus.SENT, sent_at=timezone.now(), locked_until=None, last_error="")
+    finally:
+        with contextlib.suppress(SMTPException, OSError):  # a failed QUIT changes nothing
+            connection.close()
+    log.info("outbox sent id=%s kind=%s attempts=%d", row.pk, row.kind, row.attempts + 1)
+    return OutboxStatus.SENT
+
+
+def _record_failure(row: OutboxEmail, ours, error: Exception, *, permanent: bool = False) -> str:
+    attempts = row.attempts + 1
+    error_name = type(error).__name__  # never the text: it can quote the address
+    if permanent or attempts >= settings.EMAIL_MAX_ATTEMPTS or _is_permanent(error):
+        ours.update(status=OutboxStatus.FAILED, attempts=attempts, locked_until=None, last_error=error_name)
+        log.warning("outbox failed id=%s kind=%s attempts=%d error=%s", row.pk, row.kind, attempts, error_name)
+        return OutboxStatus.FAILED
+    # No Celery countdown: the due time lives in the row and the sweep picks it up.
+    ours.update(
+        status=OutboxStatus.PENDING, attempts=attempts, locked_until=None, last_error=error_name,
+        send_after=timezone.now() + retry_delay(attempts),
+    )
+    log.info("outbox retry id=%s kind=%s attempts=%d error=%s", row.pk, row.kind, attempts, error_name)
+    return OutboxStatus.PENDING
+
+
+# ---------------------------------------------------------------------------- sweep and re-send
+
+
+def due_rows(now: datetime):
+    """Rows a worker should take now: due, and neither queued nor held within a lease."""
+    return OutboxEmail.objects.filter(
+        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING], send_after__lte=now
+    ).filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+
+
+def dispatch_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Queue send tasks for due rows nobody is handling (never queued, broker was down, worker died).
+
+    Two queries whatever the number of rows; returns how many rows were queued.
+    """
+    now = now or timezone.now()
+    ids = list(due_rows(now).order_by("send_after").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return 0
+    # Mark pending rows as queued (re-checking the condition: a worker may have claimed
+    # one meanwhile). A sending row keeps its expired lease, which is what lets the
+    # task take it over.
+    due_rows(now).filter(pk__in=ids, status=OutboxStatus.PENDING).update(locked_until=now + lease_length())
+    for start in range(0, len(ids), ENQUEUE_BATCH):
+        transaction.on_commit(partial(enqueue, ids[start : start + ENQUEUE_BATCH]))
+    log.info("outbox sweep queued=%d", len(ids))
+    return len(ids)
+
+
+def resend(*, outbox_ids: Iterable[int]) -> int:
+    """Give failed rows a fresh set of attempts, due now; returns how many were re-queued."""
+    now = timezone.now()
+    ids = list(
+        OutboxEmail.objects.filter(pk__in=list(outbox_ids), status=OutboxStatus.FAILED).values_list("pk", flat=True)
+    )
+    count = OutboxEmail.objects.filter(pk__in=ids, status=OutboxStatus.FAILED).update(
+        status=OutboxStatus.PENDING, attempts=0, send_after=now, locked_until=now + lease_length(), last_error=""
+    )
+    if ids:
+        transaction.on_commit(partial(enqueue, ids))
+    log.info("outbox resend count=%d", count)
+    return count
