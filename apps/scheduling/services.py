@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -35,6 +35,9 @@ from apps.scheduling.models import (
 )
 
 OVERLAP_CONSTRAINTS = {"appointment_therapist_no_overlap", "appointment_patient_no_overlap"}
+# PostgreSQL's answer when concurrent inserts wait on each other's conflicting
+# exclusion-constraint entries: one of them is chosen as the deadlock victim.
+DEADLOCK_DETECTED = "40P01"
 WAITLIST_OFFER_SALT = "hipclinic.waitlist-offer"
 MAX_OFFERS_PER_SLOT = 5
 
@@ -120,6 +123,12 @@ def _save_guarded(appointment: Appointment, *, fields: list[str] | None = None) 
             raise ValidationError(
                 {"start": _overlap_message(appointment.therapist, None,
                                            patient_side=constraint == "appointment_patient_no_overlap")}
+            ) from None
+        raise
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == DEADLOCK_DETECTED:
+            raise ValidationError(
+                {"start": "Another booking took this time a moment ago. Choose another time."}
             ) from None
         raise
 
@@ -422,7 +431,7 @@ def accept_waitlist_offer(*, offer: WaitlistOffer) -> Appointment:
     with transaction.atomic():
         # Lock the freed appointment: every acceptance of this slot queues behind it.
         Appointment.objects.select_for_update().filter(pk=offer.freed_appointment_id).first()
-        offer = WaitlistOffer.objects.select_for_update().select_related(
+        offer = WaitlistOffer.objects.select_for_update(of=("self",)).select_related(
             "entry__patient", "entry__current_appointment", "entry__kind", "entry__created_by", "therapist"
         ).get(pk=offer.pk)
         if offer.status != WaitlistOffer.Status.OPEN or offer.start <= timezone.now():

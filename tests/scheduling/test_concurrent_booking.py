@@ -44,3 +44,26 @@ def test_twenty_concurrent_requests_for_one_slot_create_exactly_one_appointment(
 
     assert sorted(statuses) == [201] + [400] * (REQUESTS - 1)
     assert Appointment.objects.filter(therapist=therapist, start=start).count() == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_bookings_never_answer_500_even_when_postgres_picks_a_deadlock_victim(transactional_db):
+    """Conflicting exclusion-constraint inserts can deadlock; the loser gets a 400, not a 500."""
+    from django.db import OperationalError
+
+    from apps.scheduling import services
+
+    class Deadlock(Exception):
+        sqlstate = services.DEADLOCK_DETECTED
+
+    therapist = TherapistFactory()
+    appointment = Appointment(patient=PatientFactory(), therapist=therapist, start=datetime(2030, 1, 8, 10, tzinfo=UTC),
+                              end=datetime(2030, 1, 8, 10, 30, tzinfo=UTC))
+
+    def deadlocked_save(*args, **kwargs):
+        raise OperationalError("deadlock detected") from Deadlock()
+
+    appointment.save = deadlocked_save
+    with pytest.raises(services.ValidationError) as refused:
+        services._save_guarded(appointment)
+    assert "Another booking took this time" in refused.value.message_dict["start"][0]
