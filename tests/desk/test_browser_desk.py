@@ -13,7 +13,8 @@ from tests.factories import TherapistFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_front_desk_registers_a_referred_patient_and_books_an_initial_assessment(page, frontdesk):
+@pytest.mark.smtp
+def test_the_front_desk_registers_a_referred_patient_and_books_an_initial_assessment(page, frontdesk, smtp_server):
     # Working all day, every day: the coming week always has free slots, whatever the hour
     # the test runs (the live server runs on the real clock).
     TherapistFactory(display_name="Tess Therapist", hours=[(day, time(0), time(23, 45)) for day in range(7)])
@@ -65,3 +66,15 @@ def test_the_front_desk_registers_a_referred_patient_and_books_an_initial_assess
     row = page.get_by_test_id(f"appointment-{appointment.pk}")
     assert "Initial assessment" in row.inner_text() and "Booked" in row.inner_text()
     assert slot_name.split(" at ")[1].startswith(row.inner_text().split(", ")[1][:5])  # the time chosen
+
+    # The booking's confirmation went through the outbox to the SMTP server, with its .ics.
+    from icalendar import Calendar
+
+    from tests.services import wait_for
+
+    message = wait_for(lambda: next((m for m in smtp_server.messages if m["To"] == "morgan@example.org"), None),
+                       message="the booking confirmation at the SMTP server")
+    assert "Morgan" not in message["Subject"] and "assessment" not in message["Subject"].lower()
+    ics = next(part for part in message.walk() if part.get_content_type() == "text/calendar")
+    event = Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")[0]
+    assert event.decoded("DTSTART") == appointment.start
