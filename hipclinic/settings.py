@@ -184,9 +184,13 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "control_folder": str(VAR_DIR / "broker-control"),  # exchange bindings
         "store_processed": False,
     }
+    # Kombu's file-system transport needs its folders before the first publish, which
+    # may come from the web process before any worker has started.
+    for _folder in ("broker", "broker-processed", "broker-control"):
+        (VAR_DIR / _folder).mkdir(exist_ok=True)
 else:
     # A task held by a worker killed with kill -9 comes back after this many seconds.
-    # Work must be idempotent either way; see docs in README ("Background jobs").
+    # Work must be idempotent either way (the outbox's lease and sweep handle e-mail).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": config.env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10),
     }
