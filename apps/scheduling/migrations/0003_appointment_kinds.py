@@ -2,17 +2,11 @@
 
 from django.db import migrations
 
-KINDS = [
-    ("initial_assessment", "Initial assessment", 60),
-    ("follow_up", "Follow-up", 30),
-    ("reassessment", "Re-assessment", 45),
-]
+from apps.scheduling.apps import ensure_default_kinds
 
 
 def create_kinds(apps, schema_editor):
-    AppointmentKind = apps.get_model("scheduling", "AppointmentKind")
-    for slug, name, minutes in KINDS:
-        AppointmentKind.objects.get_or_create(slug=slug, defaults={"name": name, "duration_minutes": minutes})
+    ensure_default_kinds(apps=apps)
 
 
 class Migration(migrations.Migration):
