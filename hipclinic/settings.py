@@ -59,6 +59,7 @@ LOCAL_APPS = [
     "apps.patients",
     "apps.scheduling",
     "apps.notifications",
+    "apps.assessments",
     "apps.desk",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -297,3 +298,10 @@ EMAIL_RETRY_BASE_SECONDS = config.env_int("EMAIL_RETRY_BASE_SECONDS", 60, minimu
 # the slot finder may look in one request.
 SLOT_STEP_MINUTES = config.env_int("SLOT_STEP_MINUTES", 15, minimum=5)
 SLOT_SEARCH_MAX_DAYS = 62
+
+# Assessment defaults a clinic may change (clinical-reference.md section 2, marked
+# unverified there): the knee-to-chest hold that counts as a pass, and the limb symmetry
+# index below which the weaker side counts as a deficit.
+KNEE_HOLD_PASS_SECONDS = config.env_int("KNEE_HOLD_PASS_SECONDS", 10, minimum=1)
+LSI_DEFICIT_BELOW_PERCENT = config.env_int("LSI_DEFICIT_BELOW_PERCENT", 90, minimum=1)
+INTAKE_LINK_DAYS = config.env_int("INTAKE_LINK_DAYS", 14, minimum=1)

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts import api as accounts_api
 from apps.accounts import views as accounts_views
+from apps.assessments import api as assessments_api
 from apps.ops import views as ops_views
 from apps.patients import api as patients_api
 from apps.scheduling.api import appointments as appointments_api
@@ -19,10 +20,13 @@ router.register("referrals", patients_api.ReferralViewSet, basename="referral")
 router.register("appointments", appointments_api.AppointmentViewSet, basename="appointment")
 router.register("series", appointments_api.SeriesViewSet, basename="series")
 router.register("waitlist", appointments_api.WaitlistViewSet, basename="waitlist")
+router.register("assessments", assessments_api.AssessmentViewSet, basename="assessment")
+router.register("outcome-measures", assessments_api.OutcomeMeasureViewSet, basename="outcome-measure")
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="api-token"),
     path("me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("patients/<int:pk>/progress/", assessments_api.ProgressView.as_view(), name="api-patient-progress"),
     path("slots/", slots_api.SlotsView.as_view(), name="api-slots"),
     *router.urls,
 ]

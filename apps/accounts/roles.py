@@ -39,6 +39,12 @@ _DESK = [
     *_crud("scheduling.timeoff", "view"),
 ]
 
+# Clinical records: therapists write them, managers read them, the front desk never sees them.
+_CLINICAL_MODELS = ["assessments.assessment", "assessments.sidefindings", "assessments.outcomemeasure",
+                    "assessments.intakeinvitation"]
+_CLINICAL_HISTORY = ["assessments.historicalassessment", "assessments.historicalsidefindings",
+                     "assessments.historicaloutcomemeasure"]
+
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.FRONT_DESK: [*_DESK],
     Role.THERAPIST: [
@@ -48,6 +54,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("patients.historicalpatient", "view"),
         *_crud("patients.historicalreferral", "view"),
         *_crud("scheduling.timeoff", "add", "change"),
+        *[perm for model in _CLINICAL_MODELS for perm in _crud(model, "view", "add", "change")],
+        *[perm for model in _CLINICAL_HISTORY for perm in _crud(model, "view")],
     ],
     Role.CLINIC_MANAGER: [
         *_DESK,
@@ -60,6 +68,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("scheduling.workinghours", "add", "change", "delete"),
         *_crud("scheduling.timeoff", "add", "change", "delete"),
         *_crud("notifications.outboxemail", "view", "change"),
+        *[perm for model in _CLINICAL_MODELS + _CLINICAL_HISTORY for perm in _crud(model, "view")],
         # Managers add and deactivate staff.
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),

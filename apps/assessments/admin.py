@@ -1,0 +1,151 @@
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.assessments import selectors, services
+from apps.assessments.forms import LEFS_LEGEND, AssessmentForm, OutcomeMeasureForm, SideFindingsForm
+from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
+from apps.patients.models import ReferralCause
+
+TEST_FIELDSETS = [
+    ("Manual muscle test, hip flexion (seated)", {"fields": [("mmt_grade", "pain_on_resisted_flexion")]}),
+    ("Knee-to-chest hold", {"fields": ["knee_hold_seconds"]}),
+    ("Hand-held dynamometry (optional, newtons)", {"fields": [("dynamometry_trial_1", "dynamometry_trial_2",
+                                                               "dynamometry_trial_3")]}),
+    ("Thomas test", {"fields": [("thomas_iliopsoas", "thomas_rectus_femoris", "thomas_tfl")]}),
+    ("Active straight leg raise (optional)", {"fields": ["aslr"]}),
+]
+
+
+class SideFindingsInline(admin.StackedInline):
+    model = SideFindings
+    form = SideFindingsForm
+    extra = 2
+    max_num = 2
+    can_delete = False
+    fieldsets = [(None, {"fields": ["side"]}), *TEST_FIELDSETS,
+                 ("Computed", {"fields": [("best_newtons", "knee_hold_pass")]})]
+    readonly_fields = ["best_newtons", "knee_hold_pass"]
+    verbose_name_plural = "Findings per side (left and right)"
+
+
+class OutcomeMeasureInline(admin.TabularInline):
+    model = OutcomeMeasure
+    form = OutcomeMeasureForm
+    extra = 0
+    fields = ["measure", "recorded_on", "items", "source", "score", "complete", "score_note"]
+    readonly_fields = ["score", "complete", "score_note"]
+    show_change_link = True
+
+
+class CauseFilter(admin.SimpleListFilter):
+    title = "referral cause"
+    parameter_name = "cause"
+
+    def lookups(self, request, model_admin):
+        return ReferralCause.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(patient__referrals__cause=self.value()).distinct() if self.value() else queryset
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(SimpleHistoryAdmin):
+    form = AssessmentForm
+    list_display = ["assessed_on", "patient", "therapist", "classification", "suggested_rung", "warning_flag"]
+    list_filter = ["classification", CauseFilter, "assessed_on"]
+    list_select_related = ["patient", "therapist"]
+    search_fields = ["patient__record_number", "patient__last_name"]
+    autocomplete_fields = ["patient"]
+    raw_id_fields = ["appointment"]
+    date_hierarchy = "assessed_on"
+    show_full_result_count = False
+    inlines = [SideFindingsInline, OutcomeMeasureInline]
+    readonly_fields = ["classification", "reasons", "warnings_shown", "limb_symmetry_index", "suggested_rung",
+                       "rung_reasons_shown"]
+    fieldsets = [
+        ("Visit", {"fields": [("patient", "assessed_on"), ("therapist", "appointment")]}),
+        ("Complaints and history", {"fields": ["complaints", "clinical_history"]}),
+        ("Pain (NPRS 0-10)", {"fields": [("pain_now", "pain_worst_week")]}),
+        ("Safety", {"fields": ["surgeon_clearance"]}),
+        ("Result (computed from the findings)", {"fields": [
+            "warnings_shown", ("classification", "limb_symmetry_index"), "reasons",
+            "suggested_rung", "rung_reasons_shown"]}),
+    ]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("therapist", request.user.pk)
+        return initial
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, SideFindingsInline) and obj.pk is None:
+            kwargs["initial"] = [{"side": "left"}, {"side": "right"}]  # a new assessment: one form per side
+        return kwargs
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is OutcomeMeasure:
+            for outcome in formset.save(commit=False):
+                outcome.patient = form.instance.patient
+                services.record_outcome(outcome=outcome, recorded_by=request.user)
+            return
+        super().save_formset(request, form, formset, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.instance.refresh_computed()
+
+    @admin.display(boolean=True, description="warning")
+    def warning_flag(self, assessment):
+        return bool(assessment.warnings)
+
+    @admin.display(description="why")
+    def reasons(self, assessment):
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>",
+                                                           ((r,) for r in assessment.classification_reasons)))
+
+    @admin.display(description="warnings")
+    def warnings_shown(self, assessment):
+        if not assessment.warnings:
+            return "-"
+        return format_html('<ul class="errorlist">{}</ul>', format_html_join(
+            "", "<li><strong>{}</strong></li>", ((w,) for w in assessment.warnings)))
+
+    @admin.display(description="why this rung")
+    def rung_reasons_shown(self, assessment):
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in assessment.rung_reasons)))
+
+
+@admin.register(OutcomeMeasure)
+class OutcomeMeasureAdmin(SimpleHistoryAdmin):
+    form = OutcomeMeasureForm
+    list_display = ["recorded_on", "patient", "measure", "score", "complete", "change_shown", "source"]
+    list_filter = ["measure", "source", "complete"]
+    search_fields = ["patient__record_number", "patient__last_name"]
+    autocomplete_fields = ["patient"]
+    raw_id_fields = ["assessment"]
+    readonly_fields = ["score", "complete", "missing_items", "score_note", "change_shown", "lefs_items"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return selectors.outcome_measures()
+
+    def get_fields(self, request, obj=None):
+        return ["patient", "assessment", "measure", "recorded_on", "items", "source", "score", "complete",
+                "score_note", "change_shown", "lefs_items"]
+
+    def save_model(self, request, obj, form, change):
+        services.record_outcome(outcome=obj, recorded_by=request.user)
+
+    @admin.display(description="change from first score")
+    def change_shown(self, outcome):
+        result = selectors.change_from_baseline(outcome)
+        if result is None:
+            return "baseline" if outcome.score is not None else "-"
+        mark = "MCID reached" if result["mcid_reached"] else f"below MCID ({result['threshold']})"
+        return f"{result['delta']:+g} ({mark})"
+
+    @admin.display(description="LEFS item numbers")
+    def lefs_items(self, outcome):
+        return LEFS_LEGEND

@@ -1,0 +1,141 @@
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.assessments import selectors, services
+from apps.assessments.models import Assessment, Complaint, OutcomeMeasure, SideFindings
+from apps.patients.models import Patient
+from hipclinic.api import as_api_error
+
+SIDE_FIELDS = ["side", "mmt_grade", "pain_on_resisted_flexion", "knee_hold_seconds", "dynamometry_trial_1",
+               "dynamometry_trial_2", "dynamometry_trial_3", "thomas_iliopsoas", "thomas_rectus_femoris",
+               "thomas_tfl", "aslr"]
+
+
+class SideFindingsSerializer(serializers.ModelSerializer):
+    side = serializers.ChoiceField(choices=["left", "right"], help_text="Required: which side these findings are.")
+
+    class Meta:
+        model = SideFindings
+        fields = [*SIDE_FIELDS, "best_newtons", "knee_hold_pass"]
+        read_only_fields = ["best_newtons", "knee_hold_pass"]
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    complaints = serializers.ListField(child=serializers.ChoiceField(choices=Complaint.choices), required=False)
+    sides = SideFindingsSerializer(many=True, required=False)
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+
+    class Meta:
+        model = Assessment
+        fields = ["id", "patient", "therapist", "appointment", "assessed_on", "complaints", "clinical_history",
+                  "pain_now", "pain_worst_week", "surgeon_clearance", "sides", "classification",
+                  "classification_reasons", "warnings", "limb_symmetry_index", "suggested_rung", "rung_reasons",
+                  "created_at", "updated_at"]
+        read_only_fields = ["therapist", "classification", "classification_reasons", "warnings",
+                            "limb_symmetry_index", "suggested_rung", "rung_reasons", "created_at", "updated_at"]
+
+    def _save(self, assessment, validated_data):
+        sides = validated_data.pop("sides", [])
+        for name, value in validated_data.items():
+            setattr(assessment, name, value)
+        try:
+            return services.record_assessment(assessment=assessment, sides=sides,
+                                              recorded_by=self.context["request"].user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
+
+    def create(self, validated_data):
+        return self._save(Assessment(therapist=self.context["request"].user), validated_data)
+
+    def update(self, assessment, validated_data):
+        return self._save(assessment, validated_data)
+
+
+class AssessmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                        mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Assessments with per-side findings; classification, reasons and rung are computed."""
+
+    serializer_class = AssessmentSerializer
+    filterset_fields = ["patient", "classification"]
+    ordering_fields = ["assessed_on"]
+
+    def get_queryset(self):
+        return selectors.assessments().order_by("-assessed_on", "-id")
+
+
+class ChangeSerializer(serializers.Serializer):
+    baseline = serializers.FloatField()
+    delta = serializers.FloatField()
+    percent = serializers.FloatField(allow_null=True)
+    improved = serializers.BooleanField()
+    mcid_reached = serializers.BooleanField()
+    threshold = serializers.CharField()
+
+
+class OutcomeMeasureSerializer(serializers.ModelSerializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    items = serializers.JSONField(help_text="NPRS [score]; LEFS 20 item scores 0-4 (null when unanswered); "
+                                            "Oswestry 10 section scores 0-5; PSFS [[activity, score], ...].")
+    change_from_baseline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OutcomeMeasure
+        fields = ["id", "patient", "assessment", "measure", "recorded_on", "items", "source", "score", "complete",
+                  "missing_items", "score_note", "change_from_baseline", "created_at"]
+        read_only_fields = ["score", "complete", "missing_items", "score_note", "created_at"]
+
+    @extend_schema_field(ChangeSerializer(allow_null=True))
+    def get_change_from_baseline(self, outcome) -> dict | None:
+        return selectors.change_from_baseline(outcome)
+
+    def create(self, validated_data):
+        return self._save(OutcomeMeasure(**validated_data))
+
+    def update(self, outcome, validated_data):
+        for name, value in validated_data.items():
+            setattr(outcome, name, value)
+        return self._save(outcome)
+
+    def _save(self, outcome):
+        try:
+            outcome = services.record_outcome(outcome=outcome, recorded_by=self.context["request"].user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
+        return selectors.outcome_measures().get(pk=outcome.pk)  # with its baseline, for the change
+
+
+class OutcomeMeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                            mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Outcome measures, each with its change from the patient's first score of that measure."""
+
+    serializer_class = OutcomeMeasureSerializer
+    filterset_fields = ["patient", "measure", "source"]
+    ordering_fields = ["recorded_on"]
+
+    def get_queryset(self):
+        return selectors.outcome_measures().order_by("patient", "measure", "recorded_on", "id")
+
+
+class CanViewAssessments(BasePermission):
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated
+                    and request.user.has_perm("assessments.view_assessment"))
+
+
+class ProgressView(APIView):
+    """What the progress chart draws: per-side strength, pain and every outcome measure over time."""
+
+    permission_classes = [CanViewAssessments]
+
+    @extend_schema(responses=inline_serializer("Progress", {
+        "patient": serializers.IntegerField(), "strength": serializers.ListField(child=serializers.DictField()),
+        "pain": serializers.ListField(child=serializers.DictField()), "measures": serializers.DictField(),
+        "summary": serializers.ListField(child=serializers.CharField()),
+    }))
+    def get(self, request, pk: int):
+        return Response(selectors.progress(get_object_or_404(Patient, pk=pk)))

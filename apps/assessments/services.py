@@ -1,0 +1,122 @@
+"""Writes of clinical records: assessments with their side findings, outcome measures,
+and patient intake. The clinical rules themselves live in the pure modules
+``classification.py`` and ``scoring/``; this module feeds them from the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.assessments import classification
+from apps.assessments.models import Assessment, OutcomeMeasure, OutcomeSource, SideFindings
+from apps.patients.models import Patient, ReferralCause
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else round(Decimal(str(value)), 1)
+
+
+def _side_input(findings: SideFindings | None, side: str) -> classification.SideFindings:
+    if findings is None:
+        return classification.SideFindings(side=side)
+    return classification.SideFindings(
+        side=side,
+        mmt_grade=findings.mmt_grade or None,
+        knee_hold_seconds=None if findings.knee_hold_seconds is None else float(findings.knee_hold_seconds),
+        dynamometry_newtons=findings.trials,
+        pain_on_resisted_flexion=findings.pain_on_resisted_flexion,
+        thomas_iliopsoas=findings.thomas_iliopsoas,
+        thomas_rectus_femoris=findings.thomas_rectus_femoris,
+        thomas_tfl=findings.thomas_tfl,
+        aslr=findings.aslr,
+    )
+
+
+def classification_input(assessment: Assessment) -> classification.AssessmentInput:
+    sides = {findings.side: findings for findings in assessment.sides.all()}
+    referral = assessment.patient.referrals.order_by("-referral_date", "-id").first()
+    weeks_since_surgery = None
+    if referral is not None and referral.cause == ReferralCause.TRANSPSOAS_SURGERY and referral.surgery_date:
+        weeks_since_surgery = (assessment.assessed_on - referral.surgery_date).days / 7
+    return classification.AssessmentInput(
+        left=_side_input(sides.get("left"), "left"),
+        right=_side_input(sides.get("right"), "right"),
+        knee_hold_pass_seconds=float(settings.KNEE_HOLD_PASS_SECONDS),
+        lsi_deficit_below=float(settings.LSI_DEFICIT_BELOW_PERCENT),
+        referral_cause=referral.cause if referral else None,
+        weeks_since_surgery=weeks_since_surgery,
+        surgeon_clearance=assessment.surgeon_clearance,
+    )
+
+
+def computed_values(assessment: Assessment) -> tuple[dict, dict]:
+    """The assessment's derived fields, and per side (best newtons, hold passed)."""
+    result = classification.classify(classification_input(assessment))
+    values = {
+        "classification": result.label,
+        "classification_reasons": result.reasons,
+        "warnings": result.warnings,
+        "limb_symmetry_index": _decimal(result.lsi),
+        "suggested_rung": result.suggested_rung,
+        "rung_reasons": result.rung_reasons,
+    }
+    per_side = {side: (_decimal(result.best_newtons.get(side)), result.knee_hold_pass.get(side))
+                for side in ("left", "right")}
+    return values, per_side
+
+
+def _raise_on_classification_error(error: classification.ClassificationError) -> None:
+    raise ValidationError({"sides": str(error)}) from None
+
+
+@transaction.atomic
+def record_assessment(*, assessment: Assessment, sides: list[dict], recorded_by: User) -> Assessment:
+    """Save an assessment with its per-side findings (at most one row per side), all or nothing."""
+    seen = [side.get("side") for side in sides]
+    if any(side not in {"left", "right"} for side in seen):
+        raise ValidationError({"sides": "Each set of findings needs its side: left or right."})
+    if len(seen) != len(set(seen)):
+        raise ValidationError({"sides": "Give each side once."})
+    assessment.full_clean()
+    assessment._history_user = recorded_by
+    assessment.save()
+    existing = {findings.side: findings for findings in assessment.sides.all()}
+    for data in sides:
+        findings = existing.get(data["side"]) or SideFindings(assessment=assessment, side=data["side"])
+        for name, value in data.items():
+            setattr(findings, name, value)
+        findings.full_clean(exclude=["assessment"])
+        findings._history_user = recorded_by
+        try:
+            findings.save()
+        except classification.ClassificationError as error:
+            _raise_on_classification_error(error)
+    if not sides:
+        assessment.refresh_computed()
+    return assessment
+
+
+def record_outcome(*, outcome: OutcomeMeasure, recorded_by: User | None) -> OutcomeMeasure:
+    """Score and save one outcome measure; items out of range are refused, missing ones kept."""
+    outcome.recorded_by = recorded_by
+    outcome.full_clean()
+    outcome._history_user = recorded_by
+    outcome.save()
+    return outcome
+
+
+# ---------------------------------------------------------------------------- intake
+
+
+def intake_expiry():
+    return timezone.now() + timedelta(days=settings.INTAKE_LINK_DAYS)
+
+
+def intake_measures(patient: Patient) -> list[OutcomeMeasure]:
+    return list(patient.outcome_measures.filter(source=OutcomeSource.PATIENT))
