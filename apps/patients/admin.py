@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.patients import selectors, services
@@ -89,6 +90,17 @@ class PatientAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return selectors.with_red_flag_alert(super().get_queryset(request))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The progress chart and assessments are clinical: shown only to roles that may see them.
+        extra_context = extra_context or {}
+        if request.user.has_perm("assessments.view_assessment"):
+            extra_context["progress_url"] = reverse("api-patient-progress", kwargs={"pk": object_id})
+        if request.user.has_perm("assessments.add_assessment"):
+            extra_context["add_assessment_url"] = (
+                reverse("admin:assessments_assessment_add") + f"?patient={object_id}"
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(boolean=True, description="red flag open", ordering="red_flag_alert")
     def red_flag(self, patient):
