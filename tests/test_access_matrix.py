@@ -21,6 +21,8 @@ API = {
     "/api/v1/waitlist/": ALL,
     "/api/v1/therapists/": ALL,
     "/api/v1/slots/?kind=follow_up&start=2030-01-07&end=2030-01-08": ALL,
+    "/api/v1/assessments/": {THERAPIST, MANAGER},
+    "/api/v1/outcome-measures/": {THERAPIST, MANAGER},
 }
 
 ADMIN = {
@@ -36,6 +38,8 @@ ADMIN = {
     "/admin/scheduling/timeoff/": ALL,
     "/admin/scheduling/waitlistentry/": ALL,
     "/admin/notifications/outboxemail/": {MANAGER},
+    "/admin/assessments/assessment/": {THERAPIST, MANAGER},
+    "/admin/assessments/outcomemeasure/": {THERAPIST, MANAGER},
 }
 
 DESK_PAGES = {
@@ -80,6 +84,18 @@ def test_anonymous_and_role_less_users_get_nothing(client, api_client, url):
     else:
         client.force_login(drifter)
         assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize(("role", "allowed"), [(DESK, False), (THERAPIST, True), (MANAGER, True)])
+@pytest.mark.django_db
+def test_a_patients_progress_is_clinical(api_client, role, allowed):
+    from tests.factories import PatientFactory
+
+    api_client.force_authenticate(UserFactory(role=role))
+
+    status = api_client.get(f"/api/v1/patients/{PatientFactory().pk}/progress/").status_code
+
+    assert status == (200 if allowed else 403)
 
 
 def test_every_admin_model_is_in_the_matrix():

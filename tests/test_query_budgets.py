@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
 from apps.patients.models import Patient, Referral
 from apps.scheduling.models import Appointment, WaitlistEntry
 from tests.factories import TherapistFactory, UserFactory, appointment_kind
@@ -38,6 +39,16 @@ def make_rows(count: int) -> None:
         WaitlistEntry(patient=p, kind=kind, earliest="2030-01-01", latest="2030-02-01", created_by=desk)
         for p in patients
     )
+    clinician = UserFactory(username="bulk-therapist", role="therapist")
+    visits = Assessment.objects.bulk_create(
+        Assessment(patient=p, therapist=clinician, classification="weak", pain_now=3) for p in patients
+    )
+    SideFindings.objects.bulk_create(
+        SideFindings(assessment=visit, side=side, mmt_grade="4") for visit in visits for side in ("left", "right")
+    )
+    OutcomeMeasure.objects.bulk_create(
+        OutcomeMeasure(patient=p, measure="nprs", items=[4], score=4, complete=True) for p in patients
+    )
 
 
 def queries_for(client, url: str) -> int:
@@ -59,6 +70,10 @@ PAGES = [
     "/admin/scheduling/appointment/",
     "/admin/scheduling/waitlistentry/",
     "/admin/accounts/user/",
+    "/api/v1/assessments/",
+    "/api/v1/outcome-measures/",
+    "/admin/assessments/assessment/",
+    "/admin/assessments/outcomemeasure/",
 ]
 
 

@@ -53,7 +53,8 @@ def test_a_therapist_records_a_full_assessment_in_under_two_minutes_and_sees_the
     page.locator("#id_pain_now").fill("3")
     page.locator("#id_pain_worst_week").fill("5")
     for n, (grade, painful, hold, trials, iliopsoas) in enumerate(
-        [("4", "painful", "9", ["170", "176", "181"], "positive"), ("5", "painful", "20", ["205", "199", ""], "negative")]
+        [("4", "painful", "9", ["170", "176", "181"], "positive"),
+         ("5", "painful", "20", ["205", "199", ""], "negative")]
     ):
         page.locator(f"#id_sides-{n}-mmt_grade").select_option(f"{grade}")
         page.locator(f"#id_sides-{n}-pain_on_resisted_flexion").select_option(label=painful)
