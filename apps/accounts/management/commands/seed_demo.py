@@ -17,9 +17,10 @@ DEMO_USERS = [
 
 def demo_seeders():
     """Each feature's demo data, in dependency order (later issues append theirs)."""
+    from apps.assessments.demo import seed as assessments
     from apps.scheduling.demo import seed as scheduling
 
-    return [scheduling]
+    return [scheduling, assessments]
 
 
 class Command(BaseCommand):
