@@ -43,7 +43,8 @@ def classification_input(assessment: Assessment) -> classification.AssessmentInp
     referral = assessment.patient.referrals.order_by("-referral_date", "-id").first()
     weeks_since_surgery = None
     if referral is not None and referral.cause == ReferralCause.TRANSPSOAS_SURGERY and referral.surgery_date:
-        weeks_since_surgery = (assessment.assessed_on - referral.surgery_date).days / 7
+        days = (assessment.assessed_on - referral.surgery_date).days
+        weeks_since_surgery = days / 7 if days >= 0 else None  # assessed before the surgery: treat as unknown
     return classification.AssessmentInput(
         left=_side_input(sides.get("left"), "left"),
         right=_side_input(sides.get("right"), "right"),
@@ -57,7 +58,10 @@ def classification_input(assessment: Assessment) -> classification.AssessmentInp
 
 def computed_values(assessment: Assessment) -> tuple[dict, dict]:
     """The assessment's derived fields, and per side (best newtons, hold passed)."""
-    result = classification.classify(classification_input(assessment))
+    try:
+        result = classification.classify(classification_input(assessment))
+    except classification.ClassificationError as error:
+        raise ValidationError({"sides": str(error)}) from None
     values = {
         "classification": result.label,
         "classification_reasons": result.reasons,
@@ -69,10 +73,6 @@ def computed_values(assessment: Assessment) -> tuple[dict, dict]:
     per_side = {side: (_decimal(result.best_newtons.get(side)), result.knee_hold_pass.get(side))
                 for side in ("left", "right")}
     return values, per_side
-
-
-def _raise_on_classification_error(error: classification.ClassificationError) -> None:
-    raise ValidationError({"sides": str(error)}) from None
 
 
 @transaction.atomic
@@ -93,10 +93,7 @@ def record_assessment(*, assessment: Assessment, sides: list[dict], recorded_by:
             setattr(findings, name, value)
         findings.full_clean(exclude=["assessment"])
         findings._history_user = recorded_by
-        try:
-            findings.save()
-        except classification.ClassificationError as error:
-            _raise_on_classification_error(error)
+        findings.save()
     if not sides:
         assessment.refresh_computed()
     return assessment
