@@ -60,6 +60,7 @@ LOCAL_APPS = [
     "apps.scheduling",
     "apps.notifications",
     "apps.assessments",
+    "apps.prescriptions",
     "apps.desk",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -150,6 +151,10 @@ TIME_ZONE = CLINIC_TIME_ZONE
 # ---------------------------------------------------------------------------- STATIC
 
 STATIC_URL = "static/"
+# Uploaded files (exercise images). Serve MEDIA_ROOT from the web server or proxy in
+# production; with DEBUG on, Django serves it.
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(config.env_str("MEDIA_ROOT") or VAR_DIR / "media")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -8,6 +10,7 @@ from apps.accounts import views as accounts_views
 from apps.assessments import api as assessments_api
 from apps.ops import views as ops_views
 from apps.patients import api as patients_api
+from apps.prescriptions import api as prescriptions_api
 from apps.scheduling.api import appointments as appointments_api
 from apps.scheduling.api import slots as slots_api
 
@@ -22,6 +25,8 @@ router.register("series", appointments_api.SeriesViewSet, basename="series")
 router.register("waitlist", appointments_api.WaitlistViewSet, basename="waitlist")
 router.register("assessments", assessments_api.AssessmentViewSet, basename="assessment")
 router.register("outcome-measures", assessments_api.OutcomeMeasureViewSet, basename="outcome-measure")
+router.register("exercises", prescriptions_api.ExerciseViewSet, basename="exercise")
+router.register("programs", prescriptions_api.ProgramViewSet, basename="program")
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="api-token"),
@@ -38,8 +43,12 @@ urlpatterns = [
     path("desk/", include("apps.desk.urls")),
     path("email/", include("apps.notifications.urls")),
     path("booking/", include("apps.scheduling.urls")),
+    path("", include("apps.prescriptions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -41,9 +41,11 @@ _DESK = [
 
 # Clinical records: therapists write them, managers read them, the front desk never sees them.
 _CLINICAL_MODELS = ["assessments.assessment", "assessments.sidefindings", "assessments.outcomemeasure",
-                    "assessments.intakeinvitation"]
+                    "assessments.intakeinvitation", "prescriptions.exercise", "prescriptions.program",
+                    "prescriptions.programitem", "prescriptions.patientlink"]
 _CLINICAL_HISTORY = ["assessments.historicalassessment", "assessments.historicalsidefindings",
-                     "assessments.historicaloutcomemeasure"]
+                     "assessments.historicaloutcomemeasure", "prescriptions.historicalexercise",
+                     "prescriptions.historicalprogram", "prescriptions.programversion"]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.FRONT_DESK: [*_DESK],
@@ -55,6 +57,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("patients.historicalreferral", "view"),
         *_crud("scheduling.timeoff", "add", "change"),
         *[perm for model in _CLINICAL_MODELS for perm in _crud(model, "view", "add", "change")],
+        "prescriptions.delete_programitem",  # taking an exercise off a program (versions keep it)
         *[perm for model in _CLINICAL_HISTORY for perm in _crud(model, "view")],
     ],
     Role.CLINIC_MANAGER: [

@@ -1,0 +1,133 @@
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.patients.models import Patient
+from apps.prescriptions import services
+from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus, ProgramVersion
+from hipclinic.api import as_api_error
+
+
+class ExerciseSerializer(serializers.ModelSerializer):
+    instructions = serializers.ListField(child=serializers.CharField(max_length=300), min_length=1)
+    cautions = serializers.DictField(child=serializers.CharField(max_length=500), required=False)
+
+    class Meta:
+        model = Exercise
+        fields = ["id", "name", "slug", "ladder_rank", "muscle_bias", "equipment", "instructions", "per_side",
+                  "dose_type", "default_sets", "min_sets", "max_sets", "default_dose_low", "default_dose_high",
+                  "min_dose", "max_dose", "load_unit", "max_load", "loaded_or_resisted", "cautions", "video_url",
+                  "is_active"]
+
+    def validate(self, attrs):
+        candidate = Exercise(**{**({f.name: getattr(self.instance, f.name) for f in Exercise._meta.fields}
+                                   if self.instance else {}), **attrs})
+        try:
+            candidate.clean()
+        except ValidationError as error:
+            raise as_api_error(error) from None
+        return attrs
+
+
+class ExerciseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """The exercise library, easiest first. Exercises are retired (is_active=false), never deleted."""
+
+    serializer_class = ExerciseSerializer
+    queryset = Exercise.objects.ladder()
+    filterset_fields = ["is_active", "equipment", "muscle_bias", "ladder_rank"]
+
+
+class ProgramItemSerializer(serializers.ModelSerializer):
+    exercise = serializers.SlugRelatedField(slug_field="slug", queryset=Exercise.objects.all())
+    dose = serializers.CharField(source="dose_text", read_only=True)
+    caution = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProgramItem
+        fields = ["id", "exercise", "order", "sets", "dose_low", "dose_high", "load", "side", "notes",
+                  "caution_acknowledged", "caution", "dose"]
+        read_only_fields = ["id"]
+
+    def get_caution(self, item) -> str:
+        cause = self.context.get("referral_cause")
+        return item.exercise.caution_for(cause)
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    items = ProgramItemSerializer(many=True, required=False)
+    current_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Program
+        fields = ["id", "patient", "therapist", "source_assessment", "start_date", "weeks", "sessions_per_week",
+                  "goals", "status", "surgeon_clearance", "surgeon_clearance_note", "items", "current_version",
+                  "created_at", "updated_at"]
+        read_only_fields = ["therapist", "status", "created_at", "updated_at"]
+
+    def get_current_version(self, program) -> int | None:
+        versions = list(program.versions.all())  # prefetched
+        return versions[-1].number if versions else None
+
+    def _save(self, program, validated_data):
+        items_data = validated_data.pop("items", None)
+        for name, value in validated_data.items():
+            setattr(program, name, value)
+        items = None if items_data is None else [ProgramItem(**data) for data in items_data]
+        try:
+            return services.save_program(program=program, items=items, by=self.context["request"].user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
+
+    def create(self, validated_data):
+        return self._save(Program(therapist=self.context["request"].user), validated_data)
+
+    def update(self, program, validated_data):
+        return self._save(program, validated_data)
+
+
+class ProgramVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProgramVersion
+        fields = ["number", "items", "changes", "created_by", "created_at"]
+
+
+class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Home programs with their items (writable, nested). Changing an active program's items
+    makes a new version; ``versions/`` lists them all. ``activate/`` applies the safety rules."""
+
+    serializer_class = ProgramSerializer
+    filterset_fields = ["patient", "status"]
+
+    def get_queryset(self):
+        return Program.objects.prefetch_related("items__exercise", "versions").order_by("-start_date", "-id")
+
+    @extend_schema(request=None, responses=ProgramSerializer)
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        try:
+            program = services.activate_program(program=self.get_object(), by=request.user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
+        return Response(ProgramSerializer(self.get_queryset().get(pk=program.pk), context={"request": request}).data)
+
+    @extend_schema(request=None, responses=ProgramSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        program = self.get_object()
+        if program.status not in (ProgramStatus.ACTIVE, ProgramStatus.PAUSED):
+            raise serializers.ValidationError({"status": ["Only an active or paused program can be stopped."]})
+        program.status = ProgramStatus.STOPPED
+        program._history_user = request.user
+        program.save()
+        return Response(ProgramSerializer(program, context={"request": request}).data)
+
+    @extend_schema(responses=ProgramVersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request, pk=None):
+        program = self.get_object()
+        return Response(ProgramVersionSerializer(program.versions.order_by("number"), many=True).data)

@@ -1,0 +1,65 @@
+"""Safety rules for activating a home program (clinical-reference.md sections 6 and 7).
+
+Pure: plain values in, problems out. The model layer calls it on every save of an
+active program or of an item of one, so the admin, the API and forms all obey it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+# Section 6: "require documented surgeon clearance before resisted or loaded exercises
+# within 6 weeks of the surgery date (clinic-editable)".
+TRANSPSOAS_CLEARANCE_WEEKS = 6
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    position: int               # 1-based, as the therapist sees the list
+    exercise: str               # name, for messages
+    loaded_or_resisted: bool
+    caution: str = ""           # the exercise's caution for this patient's referral cause
+    caution_acknowledged: bool = False
+
+
+@dataclass(frozen=True)
+class ProgramFacts:
+    red_flag_unresolved: bool
+    referral_cause: str | None
+    surgery_date: date | None
+    start_date: date
+    surgeon_clearance: bool
+    items: list[ItemFacts] = field(default_factory=list)
+
+
+def within_surgery_window(facts: ProgramFacts) -> bool:
+    if facts.referral_cause != "transpsoas_surgery":
+        return False
+    if facts.surgery_date is None:
+        return True  # surgery date unknown: be cautious
+    return facts.start_date < facts.surgery_date + timedelta(weeks=TRANSPSOAS_CLEARANCE_WEEKS)
+
+
+def activation_problems(facts: ProgramFacts) -> dict[str, list[str]]:
+    """Why this program may not be active, by field ("status", "items"); empty when it may."""
+    problems: dict[str, list[str]] = {}
+    if facts.red_flag_unresolved:
+        problems.setdefault("status", []).append(
+            "The referral's red-flag screen is positive and no therapist has recorded a decision: "
+            "record one before activating a program."
+        )
+    if within_surgery_window(facts) and not facts.surgeon_clearance:
+        loaded = [item for item in facts.items if item.loaded_or_resisted]
+        for item in loaded:
+            problems.setdefault("items", []).append(
+                f"Item {item.position} ({item.exercise}) is loaded or resisted within "
+                f"{TRANSPSOAS_CLEARANCE_WEEKS} weeks of lateral transpsoas surgery: record the surgeon's clearance "
+                "on the program first."
+            )
+    for item in facts.items:
+        if item.caution and not item.caution_acknowledged:
+            problems.setdefault("items", []).append(
+                f"Item {item.position} ({item.exercise}): acknowledge the caution for this referral — {item.caution}"
+            )
+    return problems
