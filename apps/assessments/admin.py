@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -61,8 +63,9 @@ class AssessmentAdmin(SimpleHistoryAdmin):
     date_hierarchy = "assessed_on"
     show_full_result_count = False
     inlines = [SideFindingsInline, OutcomeMeasureInline]
+    actions = ["start_program"]
     readonly_fields = ["classification", "reasons", "warnings_shown", "limb_symmetry_index", "suggested_rung",
-                       "rung_reasons_shown"]
+                       "rung_reasons_shown", "start_program_link"]
     fieldsets = [
         ("Visit", {"fields": [("patient", "assessed_on"), ("therapist", "appointment")]}),
         ("Complaints and history", {"fields": ["complaints", "clinical_history"]}),
@@ -70,7 +73,7 @@ class AssessmentAdmin(SimpleHistoryAdmin):
         ("Safety", {"fields": ["surgeon_clearance"]}),
         ("Result (computed from the findings)", {"fields": [
             "warnings_shown", ("classification", "limb_symmetry_index"), "reasons",
-            "suggested_rung", "rung_reasons_shown"]}),
+            "suggested_rung", "rung_reasons_shown", "start_program_link"]}),
     ]
 
     def get_changeform_initial_data(self, request):
@@ -95,6 +98,20 @@ class AssessmentAdmin(SimpleHistoryAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.refresh_computed()
+
+    @admin.display(description="home program")
+    def start_program_link(self, assessment):
+        if not assessment.pk:
+            return "-"
+        url = reverse("admin:prescriptions_program_add") + f"?from_assessment={assessment.pk}"
+        return format_html('<a class="button" href="{}">Start a program from this assessment</a>', url)
+
+    @admin.action(description="Start a home program from this assessment", permissions=["view"])
+    def start_program(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose one assessment.", messages.WARNING)
+            return None
+        return redirect(reverse("admin:prescriptions_program_add") + f"?from_assessment={queryset.get().pk}")
 
     @admin.display(boolean=True, description="warning")
     def warning_flag(self, assessment):

@@ -14,6 +14,7 @@ from apps.prescriptions.models import Exercise, PatientLink, Program, ProgramIte
 class ExerciseForm(forms.ModelForm):
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
                                    help_text="One step per line, in plain words a patient can follow.")
+    video_url = forms.URLField(required=False, assume_scheme="https", label="Video URL")
 
     class Meta:
         model = Exercise
@@ -197,10 +198,10 @@ class ProgramAdmin(SimpleHistoryAdmin):
             return
         for program in queryset.select_related("patient"):
             link = services.create_patient_link(patient=program.patient, by=request.user)
-            self.message_user(request, format_html("Link for {} (valid until {:%d %b %Y}): <a href='{}'>{}</a>",
-                                                   program.patient.record_number, link.expires_at,
-                                                   services.patient_link_url(link), services.patient_link_url(link)),
-                              messages.SUCCESS)
+            url = services.patient_link_url(link)
+            self.message_user(request, format_html("Link for {} (valid until {}): <a href='{}'>{}</a>",
+                                                   program.patient.record_number,
+                                                   f"{link.expires_at:%d %b %Y}", url, url), messages.SUCCESS)
 
 
 @admin.register(PatientLink)
