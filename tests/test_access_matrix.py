@@ -23,6 +23,8 @@ API = {
     "/api/v1/slots/?kind=follow_up&start=2030-01-07&end=2030-01-08": ALL,
     "/api/v1/assessments/": {THERAPIST, MANAGER},
     "/api/v1/outcome-measures/": {THERAPIST, MANAGER},
+    "/api/v1/exercises/": {THERAPIST, MANAGER},
+    "/api/v1/programs/": {THERAPIST, MANAGER},
 }
 
 ADMIN = {
@@ -40,6 +42,9 @@ ADMIN = {
     "/admin/notifications/outboxemail/": {MANAGER},
     "/admin/assessments/assessment/": {THERAPIST, MANAGER},
     "/admin/assessments/outcomemeasure/": {THERAPIST, MANAGER},
+    "/admin/prescriptions/exercise/": {THERAPIST, MANAGER},
+    "/admin/prescriptions/program/": {THERAPIST, MANAGER},
+    "/admin/prescriptions/patientlink/": {THERAPIST, MANAGER},
 }
 
 DESK_PAGES = {

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
 from apps.patients.models import Patient, Referral
+from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramVersion
 from apps.scheduling.models import Appointment, WaitlistEntry
 from tests.factories import TherapistFactory, UserFactory, appointment_kind
 
@@ -49,6 +50,12 @@ def make_rows(count: int) -> None:
     OutcomeMeasure.objects.bulk_create(
         OutcomeMeasure(patient=p, measure="nprs", items=[4], score=4, complete=True) for p in patients
     )
+    exercise = Exercise.objects.get(slug="seated-knee-raise")
+    programs = Program.objects.bulk_create(Program(patient=p, therapist=clinician) for p in patients)
+    ProgramItem.objects.bulk_create(
+        ProgramItem(program=program, exercise=exercise, sets=2, dose_low=8, dose_high=12) for program in programs
+    )
+    ProgramVersion.objects.bulk_create(ProgramVersion(program=program, number=1, items=[]) for program in programs)
 
 
 def queries_for(client, url: str) -> int:
@@ -74,6 +81,10 @@ PAGES = [
     "/api/v1/outcome-measures/",
     "/admin/assessments/assessment/",
     "/admin/assessments/outcomemeasure/",
+    "/api/v1/exercises/",
+    "/api/v1/programs/",
+    "/admin/prescriptions/exercise/",
+    "/admin/prescriptions/program/",
 ]
 
 

@@ -18,9 +18,10 @@ DEMO_USERS = [
 def demo_seeders():
     """Each feature's demo data, in dependency order (later issues append theirs)."""
     from apps.assessments.demo import seed as assessments
+    from apps.prescriptions.demo import seed as prescriptions
     from apps.scheduling.demo import seed as scheduling
 
-    return [scheduling, assessments]
+    return [scheduling, assessments, prescriptions]
 
 
 class Command(BaseCommand):
