@@ -43,6 +43,7 @@ urlpatterns = [
     path("desk/", include("apps.desk.urls")),
     path("email/", include("apps.notifications.urls")),
     path("booking/", include("apps.scheduling.urls")),
+    path("intake/", include("apps.assessments.urls")),
     path("", include("apps.prescriptions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

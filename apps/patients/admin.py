@@ -4,6 +4,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.assessments.intake import send_intake_action
 from apps.patients import selectors, services
 from apps.patients.models import Patient, Referral, ReferralCause
 from apps.scheduling.models import Appointment
@@ -84,7 +85,7 @@ class PatientAdmin(SimpleHistoryAdmin):
         ("Record", {"fields": [("archived_at", "created_at", "updated_at")]}),
     ]
     inlines = [ReferralInline, AppointmentInline]
-    actions = ["archive"]
+    actions = ["archive", send_intake_action]
     show_full_result_count = False
     list_per_page = 50
 
