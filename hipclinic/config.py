@@ -62,6 +62,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    try:
+        return [int(item) for item in env_list(name, [str(value) for value in default])]
+    except ValueError:
+        raise ConfigError(f"{name} must be whole numbers separated by commas, e.g. 2,4,6") from None
+
+
 def _scheme(url: str) -> str:
     return urlsplit(url).scheme.lower()
 

@@ -61,6 +61,7 @@ LOCAL_APPS = [
     "apps.notifications",
     "apps.assessments",
     "apps.prescriptions",
+    "apps.followups",
     "apps.desk",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -310,3 +311,11 @@ SLOT_SEARCH_MAX_DAYS = 62
 KNEE_HOLD_PASS_SECONDS = config.env_int("KNEE_HOLD_PASS_SECONDS", 10, minimum=1)
 LSI_DEFICIT_BELOW_PERCENT = config.env_int("LSI_DEFICIT_BELOW_PERCENT", 90, minimum=1)
 INTAKE_LINK_DAYS = config.env_int("INTAKE_LINK_DAYS", 14, minimum=1)
+
+# Follow-ups and progression (clinical-reference.md section 5, clinic-editable): the
+# weeks after a program's start when a re-assessment is due; how many days after its due
+# date an unbooked follow-up is flagged; whether progression proposals apply by themselves
+# or wait for a therapist's approval in the admin.
+FOLLOWUP_WEEKS = config.env_int_list("FOLLOWUP_WEEKS", [2, 4, 6])
+FOLLOWUP_FLAG_AFTER_DAYS = config.env_int("FOLLOWUP_FLAG_AFTER_DAYS", 7, minimum=1)
+PROGRESSION_AUTO_APPLY = config.env_bool("PROGRESSION_AUTO_APPLY", False)

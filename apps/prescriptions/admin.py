@@ -9,6 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from apps.prescriptions import services
 from apps.prescriptions.models import Exercise, PatientLink, Program, ProgramItem, ProgramStatus, ProgramVersion
+from apps.prescriptions.signals import program_activated
 
 
 class ExerciseForm(forms.ModelForm):
@@ -174,7 +175,9 @@ class ProgramAdmin(SimpleHistoryAdmin):
             services.raise_if_unsafe(program)
             Program.objects.filter(patient=program.patient, status=ProgramStatus.ACTIVE).exclude(
                 pk=program.pk).update(status=ProgramStatus.COMPLETED)
-            services.record_version(program, by=request.user)
+            first = services.record_version(program, by=request.user)
+            if first is not None and first.number == 1:
+                program_activated.send(sender=Program, program=program, by=request.user)
 
     @admin.action(description="Duplicate as a new draft", permissions=["add"])
     def duplicate(self, request, queryset):

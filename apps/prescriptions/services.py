@@ -29,6 +29,7 @@ from apps.prescriptions.models import (
     ProgramStatus,
     ProgramVersion,
 )
+from apps.prescriptions.signals import program_activated
 
 LINK_SALT = "hipclinic.patient-program-link"
 DOSE_WORDS = {DoseType.REPETITIONS: "repetitions", DoseType.HOLD_SECONDS: "seconds' hold",
@@ -105,7 +106,8 @@ def latest_referral(program: Program):
 def program_facts(program: Program, items: list[ProgramItem] | None = None) -> safety.ProgramFacts:
     referral = latest_referral(program)
     cause = referral.cause if referral else None
-    items = list(program.items.select_related("exercise")) if items is None else items
+    if items is None:  # an unsaved program has no items yet (and no related manager to ask)
+        items = list(program.items.select_related("exercise")) if program.pk else []
     return safety.ProgramFacts(
         red_flag_unresolved=program.patient.referrals.exclude(red_flags=[]).filter(red_flag_decision="").exists(),
         referral_cause=cause,
@@ -204,6 +206,7 @@ def activate_program(*, program: Program, by: User) -> Program:
     program._history_user = by
     program.save()
     record_version(program, by=by)
+    program_activated.send(sender=Program, program=program, by=by)
     return program
 
 
