@@ -45,6 +45,9 @@ ADMIN = {
     "/admin/prescriptions/exercise/": {THERAPIST, MANAGER},
     "/admin/prescriptions/program/": {THERAPIST, MANAGER},
     "/admin/prescriptions/patientlink/": {THERAPIST, MANAGER},
+    "/admin/followups/followup/": ALL,
+    "/admin/followups/sessionlog/": {THERAPIST, MANAGER},
+    "/admin/followups/progressionproposal/": {THERAPIST, MANAGER},
 }
 
 DESK_PAGES = {

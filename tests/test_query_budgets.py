@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
+from apps.followups.models import FollowUp, SessionLog, SessionLogItem
 from apps.patients.models import Patient, Referral
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramVersion
 from apps.scheduling.models import Appointment, WaitlistEntry
@@ -56,6 +57,16 @@ def make_rows(count: int) -> None:
         ProgramItem(program=program, exercise=exercise, sets=2, dose_low=8, dose_high=12) for program in programs
     )
     ProgramVersion.objects.bulk_create(ProgramVersion(program=program, number=1, items=[]) for program in programs)
+    FollowUp.objects.bulk_create(FollowUp(program=program, week=2, due_date="2030-01-20") for program in programs)
+    logs = SessionLog.objects.bulk_create(
+        SessionLog(program=program, session_date="2030-01-08", submission_key=f"bulk-{program.pk}")
+        for program in programs
+    )
+    items = {item.program_id: item for item in ProgramItem.objects.filter(program__in=programs)}
+    SessionLogItem.objects.bulk_create(
+        SessionLogItem(log=log, item=items[log.program_id], exercise=exercise, sets_done=2, pain_during=1)
+        for log in logs
+    )
 
 
 def queries_for(client, url: str) -> int:
@@ -85,6 +96,9 @@ PAGES = [
     "/api/v1/programs/",
     "/admin/prescriptions/exercise/",
     "/admin/prescriptions/program/",
+    "/admin/followups/followup/",
+    "/admin/followups/sessionlog/",
+    "/admin/followups/progressionproposal/",
 ]
 
 

@@ -37,12 +37,15 @@ _DESK = [
     *_crud("scheduling.appointmentkind", "view"),
     *_crud("scheduling.workinghours", "view"),
     *_crud("scheduling.timeoff", "view"),
+    # Follow-ups to book are administrative: the week and the due date, no clinical content.
+    *_crud("followups.followup", "view", "change"),
 ]
 
 # Clinical records: therapists write them, managers read them, the front desk never sees them.
 _CLINICAL_MODELS = ["assessments.assessment", "assessments.sidefindings", "assessments.outcomemeasure",
                     "assessments.intakeinvitation", "prescriptions.exercise", "prescriptions.program",
-                    "prescriptions.programitem", "prescriptions.patientlink"]
+                    "prescriptions.programitem", "prescriptions.patientlink", "followups.sessionlog",
+                    "followups.sessionlogitem", "followups.progressionproposal"]
 _CLINICAL_HISTORY = ["assessments.historicalassessment", "assessments.historicalsidefindings",
                      "assessments.historicaloutcomemeasure", "prescriptions.historicalexercise",
                      "prescriptions.historicalprogram", "prescriptions.programversion"]

@@ -103,7 +103,7 @@ def record_next_morning(*, log_item: SessionLogItem, answer: str) -> SessionLogI
 def adherence(program: Program, *, today: date | None = None) -> list[dict]:
     """Per program week: sessions logged against sessions prescribed."""
     today = today or patient_today(program)
-    dates = list(program.session_logs.values_list("session_date", flat=True))
+    dates = [log.session_date for log in program.session_logs.all()]  # prefetch-friendly
     weeks = []
     for week in range(program.weeks):
         start = program.start_date + timedelta(weeks=week)

@@ -119,7 +119,8 @@ class ProgramVersionInline(admin.TabularInline):
 
 @admin.register(Program)
 class ProgramAdmin(SimpleHistoryAdmin):
-    list_display = ["patient", "start_date", "status", "therapist", "weeks", "sessions_per_week"]
+    list_display = ["patient", "start_date", "status", "therapist", "weeks", "sessions_per_week", "last_7_days",
+                    "adherence"]
     list_filter = ["status", "start_date"]
     list_select_related = ["patient", "therapist"]
     search_fields = ["patient__record_number", "patient__last_name"]
@@ -133,6 +134,37 @@ class ProgramAdmin(SimpleHistoryAdmin):
         ("Schedule", {"fields": [("start_date", "weeks", "sessions_per_week"), "goals"]}),
         ("Safety", {"fields": [("surgeon_clearance", "surgeon_clearance_note")]}),
     ]
+
+    def get_queryset(self, request):
+        from datetime import timedelta
+
+        from django.db.models import Count, Q
+        from django.utils import timezone
+
+        week_ago = timezone.localdate() - timedelta(days=6)
+        return super().get_queryset(request).annotate(
+            logged_total=Count("session_logs__session_date", distinct=True),
+            logged_week=Count("session_logs__session_date", distinct=True,
+                              filter=Q(session_logs__session_date__gte=week_ago)),
+        )
+
+    @admin.display(description="last 7 days")
+    def last_7_days(self, program):
+        return f"{program.logged_week}/{program.sessions_per_week}"
+
+    @admin.display(description="adherence")
+    def adherence(self, program):
+        """Sessions logged against sessions prescribed so far (whole program)."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        end = program.start_date + timedelta(weeks=program.weeks)
+        days = (min(timezone.localdate(), end) - program.start_date).days
+        if program.status == ProgramStatus.DRAFT or days <= 0:
+            return "-"
+        prescribed = max(1, round(program.sessions_per_week * days / 7))
+        return f"{min(100, round(100 * program.logged_total / prescribed))} %"
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

@@ -1,10 +1,11 @@
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import extend_schema
+from django.db.models import OuterRef, Subquery
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.patients.models import Patient
+from apps.patients.models import Patient, Referral
 from apps.prescriptions import services
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus, ProgramVersion
 from hipclinic.api import as_api_error
@@ -52,21 +53,33 @@ class ProgramItemSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
     def get_caution(self, item) -> str:
-        cause = self.context.get("referral_cause")
-        return item.exercise.caution_for(cause)
+        # The list annotates each program with its referral cause (no query per program);
+        # a program just written by create or update asks once.
+        program = item.program
+        if not hasattr(program, "referral_cause"):
+            referral = services.latest_referral(program)
+            program.referral_cause = referral.cause if referral else None
+        return item.exercise.caution_for(program.referral_cause)
 
 
 class ProgramSerializer(serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     items = ProgramItemSerializer(many=True, required=False)
     current_version = serializers.SerializerMethodField()
+    adherence = serializers.SerializerMethodField(help_text="Per program week: sessions logged / prescribed.")
 
     class Meta:
         model = Program
         fields = ["id", "patient", "therapist", "source_assessment", "start_date", "weeks", "sessions_per_week",
                   "goals", "status", "surgeon_clearance", "surgeon_clearance_note", "items", "current_version",
-                  "created_at", "updated_at"]
+                  "adherence", "created_at", "updated_at"]
         read_only_fields = ["therapist", "status", "created_at", "updated_at"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_adherence(self, program) -> list:
+        from apps.followups.services import adherence
+
+        return adherence(program) if program.status != ProgramStatus.DRAFT else []
 
     def get_current_version(self, program) -> int | None:
         versions = list(program.versions.all())  # prefetched
@@ -76,7 +89,9 @@ class ProgramSerializer(serializers.ModelSerializer):
         items_data = validated_data.pop("items", None)
         for name, value in validated_data.items():
             setattr(program, name, value)
-        items = None if items_data is None else [ProgramItem(**data) for data in items_data]
+        # An item without an order takes its place in the list (the model's default is 1).
+        items = None if items_data is None else [ProgramItem(**{"order": n, **data})
+                                                 for n, data in enumerate(items_data, start=1)]
         try:
             return services.save_program(program=program, items=items, by=self.context["request"].user)
         except ValidationError as error:
@@ -104,7 +119,10 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     filterset_fields = ["patient", "status"]
 
     def get_queryset(self):
-        return Program.objects.prefetch_related("items__exercise", "versions").order_by("-start_date", "-id")
+        latest_cause = (Referral.objects.filter(patient=OuterRef("patient")).order_by("-referral_date", "-id")
+                        .values("cause")[:1])
+        return (Program.objects.annotate(referral_cause=Subquery(latest_cause))
+                .prefetch_related("items__exercise", "versions", "session_logs").order_by("-start_date", "-id"))
 
     @extend_schema(request=None, responses=ProgramSerializer)
     @action(detail=True, methods=["post"])

@@ -161,6 +161,8 @@ class Program(models.Model):
     def clean(self):
         if self.patient_id and self.patient.is_archived and self.status in (ProgramStatus.DRAFT, ProgramStatus.ACTIVE):
             raise ValidationError({"patient": "This patient is archived: restore the record first."})
+        if self.source_assessment_id and self.patient_id and self.source_assessment.patient_id != self.patient_id:
+            raise ValidationError({"source_assessment": "This assessment is another patient's."})
         if self.surgeon_clearance and not self.surgeon_clearance_note.strip():
             raise ValidationError({"surgeon_clearance_note": "Say who cleared it and when."})
 

@@ -70,9 +70,11 @@ def dose_problems(item: ProgramItem) -> dict[str, list[str]]:
 
 def _exercise_is_new_to(item: ProgramItem) -> bool:
     """A retired exercise stays on programs that already had it, but cannot be added."""
-    if item.pk is None:
-        return True
-    return not ProgramItem.objects.filter(pk=item.pk, exercise_id=item.exercise_id).exists()
+    if item.pk is not None:
+        return not ProgramItem.objects.filter(pk=item.pk, exercise_id=item.exercise_id).exists()
+    # A new row for an exercise the program already has (save_program replaces the rows).
+    return item.program_id is None or not ProgramItem.objects.filter(
+        program_id=item.program_id, exercise_id=item.exercise_id).exists()
 
 
 def raise_on_dose_problems(item: ProgramItem) -> None:
@@ -224,12 +226,15 @@ def save_program(*, program: Program, items: list[ProgramItem] | None, by: User)
         program._items_pending = items is not None
         program.save()
         if items is not None:
-            program.items.all().delete()
+            # The old rows go after the new ones are written, so an exercise retired since
+            # it was prescribed may stay (see _exercise_is_new_to).
+            replaced = list(program.items.values_list("pk", flat=True))
             for position, item in enumerate(items, start=1):
                 item.pk = None
                 item.program = program
                 item.order = item.order or position
                 item.save()
+            ProgramItem.objects.filter(pk__in=replaced).delete()
             program._items_pending = False
             if program.status == ProgramStatus.ACTIVE:
                 raise_if_unsafe(program)
