@@ -52,6 +52,10 @@ ADMIN = {
 
 DESK_PAGES = {
     "/desk/": ALL,
+    "/desk/followups/": ALL,
+    "/desk/patients/": ALL,
+    "/desk/patients/new/": ALL,
+    "/desk/waitlist/": ALL,
 }
 
 

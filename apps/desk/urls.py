@@ -19,6 +19,7 @@ register_converter(IsoDateConverter, "isodate")
 
 app_name = "desk"
 urlpatterns = [
+    path("followups/", views.followups, name="followups"),
     path("", views.home, name="home"),
     path("day/<isodate:day>/", views.day, name="day"),
     path("patients/", views.patient_search, name="patients"),

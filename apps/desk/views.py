@@ -29,7 +29,7 @@ from apps.patients import services as patient_services
 from apps.patients.models import Patient
 from apps.scheduling import selectors as scheduling_selectors
 from apps.scheduling import services as scheduling_services
-from apps.scheduling.models import Appointment, AppointmentStatus, WaitlistEntry, WaitlistStatus
+from apps.scheduling.models import Appointment, AppointmentKind, AppointmentStatus, WaitlistEntry, WaitlistStatus
 
 DESK_ROLES = (Role.FRONT_DESK, Role.THERAPIST, Role.CLINIC_MANAGER)
 PATIENTS_PER_PAGE = 25
@@ -271,8 +271,12 @@ def _slot_search(request, *, fixed_kind=None):
 def patient_book(request, patient_id: int):
     patient = _patient_or_404(patient_id)
     allow_overlap = request.user.has_role(Role.CLINIC_MANAGER)
+    kind_param = request.GET.get("kind", "")
+    # ?kind= takes an id or a slug (the follow-ups list asks for "reassessment").
+    kind = (AppointmentKind.objects.filter(pk=kind_param).first() if kind_param.isdigit()
+            else AppointmentKind.objects.filter(slug=kind_param).first())
     booking = forms.BookingForm(request.POST or None, allow_overlap=allow_overlap,
-                                initial={"kind": request.GET.get("kind"), "therapist": request.GET.get("therapist")})
+                                initial={"kind": kind.pk if kind else None, "therapist": request.GET.get("therapist")})
     if request.method == "POST" and booking.is_valid():
         data = booking.cleaned_data
         try:
@@ -285,6 +289,7 @@ def patient_book(request, patient_id: int):
         else:
             messages.success(request, f"Booked {appointment.kind} with {appointment.therapist} on "
                                       f"{_local(appointment.start)}.")
+            _link_followup(request, patient, appointment)
             return redirect("desk:patient", patient_id=patient.pk)
     search, found, more = _slot_search(request)
     return render(request, "desk/book.html", {
@@ -398,3 +403,29 @@ def patient_series(request, patient_id: int):
 @require_GET
 def waitlist(request):
     return render(request, "desk/waitlist.html", {"entries": desk_selectors.waitlist()})
+
+
+# ---------------------------------------------------------------------------- follow-ups
+
+
+def _link_followup(request, patient: Patient, appointment: Appointment) -> None:
+    """A booking made from the follow-ups list is linked to that follow-up."""
+    from apps.followups.models import FollowUp, FollowUpStatus
+    from apps.followups.services import book_followup
+
+    followup_id = request.GET.get("followup", "")
+    if not followup_id.isdigit():
+        return
+    followup = FollowUp.objects.filter(pk=followup_id, program__patient=patient,
+                                       status=FollowUpStatus.TO_BOOK).select_related("program").first()
+    if followup is not None:
+        book_followup(followup=followup, appointment=appointment)
+
+
+@role_required(*DESK_ROLES)
+def followups(request):
+    """Re-assessments to book; those still unbooked a week after their due date are flagged."""
+    from apps.followups.models import FollowUp
+
+    rows = FollowUp.objects.to_book().select_related("program__patient").order_by("due_date", "id")
+    return render(request, "desk/followups.html", {"followups": rows})

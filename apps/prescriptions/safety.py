@@ -46,8 +46,8 @@ def activation_problems(facts: ProgramFacts) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     if facts.red_flag_unresolved:
         problems.setdefault("status", []).append(
-            "The referral's red-flag screen is positive and no therapist has recorded a decision: "
-            "record one before activating a program."
+            "The referral's red-flag screen is positive and no therapist has cleared it (no decision yet, "
+            "or a decision to refer on): a program cannot be activated."
         )
     if within_surgery_window(facts) and not facts.surgeon_clearance:
         loaded = [item for item in facts.items if item.loaded_or_resisted]

@@ -111,7 +111,9 @@ def program_facts(program: Program, items: list[ProgramItem] | None = None) -> s
     if items is None:  # an unsaved program has no items yet (and no related manager to ask)
         items = list(program.items.select_related("exercise")) if program.pk else []
     return safety.ProgramFacts(
-        red_flag_unresolved=program.patient.referrals.exclude(red_flags=[]).filter(red_flag_decision="").exists(),
+        # An open positive screen, or a decision to refer on (do not treat here), blocks activation.
+        red_flag_unresolved=program.patient.referrals.exclude(red_flags=[]).filter(
+            red_flag_decision__in=["", "referred_on"]).exists(),
         referral_cause=cause,
         surgery_date=referral.surgery_date if referral else None,
         start_date=program.start_date,

@@ -1,0 +1,74 @@
+"""Activating a program plans re-assessments; the front desk books them from a list."""
+
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+
+from apps.followups.models import FollowUp, FollowUpStatus
+from apps.prescriptions import services as prescriptions
+from apps.prescriptions.models import Exercise, Program, ProgramItem
+from tests.factories import ReferralFactory, TherapistFactory, appointment_kind
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def program(therapist):
+    patient = ReferralFactory(cause="prolonged_sitting").patient
+    program = Program.objects.create(patient=patient, therapist=therapist, start_date=date(2026, 11, 2))
+    ProgramItem.objects.create(program=program, exercise=Exercise.objects.get(slug="seated-knee-raise"), sets=2,
+                               dose_low=10, dose_high=15)
+    return program
+
+
+def test_activating_a_program_plans_reassessments_at_weeks_2_4_and_6(program, therapist):
+    prescriptions.activate_program(program=program, by=therapist)
+
+    planned = list(FollowUp.objects.filter(program=program).values_list("week", "due_date"))
+    assert planned == [(2, date(2026, 11, 16)), (4, date(2026, 11, 30)), (6, date(2026, 12, 14))]
+
+
+def test_the_front_desk_sees_what_to_book_with_overdue_ones_flagged_and_booking_links_it(
+    client, program, therapist, frontdesk
+):
+    prescriptions.activate_program(program=program, by=therapist)
+    week2 = FollowUp.objects.get(program=program, week=2)
+
+    with time_machine.travel("2026-11-24 08:00 +0000", tick=False):
+        client.force_login(frontdesk)  # inside: a session from "yesterday" would have timed out
+        page = client.get("/desk/followups/").content.decode()
+        assert page.count("Book re-assessment") == 3
+        assert page.count("Overdue") == 1  # week 2 was due on the 16th: more than a week ago
+
+        desk_therapist = TherapistFactory()
+        response = client.post(
+            f"/desk/patients/{program.patient_id}/book/?kind=reassessment&followup={week2.pk}",
+            {"kind": appointment_kind("reassessment").pk, "therapist": desk_therapist.pk, "date": "2026-11-25", "start_time": "10:00"},
+        )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    week2.refresh_from_db()
+    assert week2.status == FollowUpStatus.BOOKED and week2.appointment.kind.slug == "reassessment"
+
+
+def test_a_followup_of_another_patient_is_never_linked(client, program, therapist, frontdesk):
+    prescriptions.activate_program(program=program, by=therapist)
+    other = ReferralFactory().patient
+    week2 = FollowUp.objects.get(program=program, week=2)
+    desk_therapist = TherapistFactory()
+
+    with time_machine.travel("2026-11-24 08:00 +0000", tick=False):
+        client.force_login(frontdesk)
+        client.post(f"/desk/patients/{other.pk}/book/?kind=reassessment&followup={week2.pk}",
+                    {"kind": appointment_kind("reassessment").pk, "therapist": desk_therapist.pk, "date": "2026-11-25", "start_time": "10:00"})
+
+    week2.refresh_from_db()
+    assert week2.status == FollowUpStatus.TO_BOOK and week2.appointment is None
+
+
+def test_overdue_means_unbooked_a_week_after_its_due_date(program, therapist):
+    prescriptions.activate_program(program=program, by=therapist)
+
+    assert FollowUp.objects.overdue(today=date(2026, 11, 23)).count() == 0
+    assert list(FollowUp.objects.overdue(today=date(2026, 11, 24)).values_list("week", flat=True)) == [2]
+    assert FollowUp.objects.overdue(today=date(2026, 11, 16) + timedelta(days=30)).count() == 2
