@@ -44,7 +44,8 @@ def test_the_front_desk_sees_what_to_book_with_overdue_ones_flagged_and_booking_
         desk_therapist = TherapistFactory()
         response = client.post(
             f"/desk/patients/{program.patient_id}/book/?kind=reassessment&followup={week2.pk}",
-            {"kind": appointment_kind("reassessment").pk, "therapist": desk_therapist.pk, "date": "2026-11-25", "start_time": "10:00"},
+            {"kind": appointment_kind("reassessment").pk, "therapist": desk_therapist.pk, "date": "2026-11-25",
+             "start_time": "10:00"},
         )
     assert response.status_code == 302, response.content.decode()[:3000]
     week2.refresh_from_db()
@@ -60,7 +61,8 @@ def test_a_followup_of_another_patient_is_never_linked(client, program, therapis
     with time_machine.travel("2026-11-24 08:00 +0000", tick=False):
         client.force_login(frontdesk)
         client.post(f"/desk/patients/{other.pk}/book/?kind=reassessment&followup={week2.pk}",
-                    {"kind": appointment_kind("reassessment").pk, "therapist": desk_therapist.pk, "date": "2026-11-25", "start_time": "10:00"})
+                    {"kind": appointment_kind("reassessment").pk, "therapist": desk_therapist.pk, "date": "2026-11-25",
+             "start_time": "10:00"})
 
     week2.refresh_from_db()
     assert week2.status == FollowUpStatus.TO_BOOK and week2.appointment is None
