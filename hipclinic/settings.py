@@ -319,3 +319,7 @@ INTAKE_LINK_DAYS = config.env_int("INTAKE_LINK_DAYS", 14, minimum=1)
 FOLLOWUP_WEEKS = config.env_int_list("FOLLOWUP_WEEKS", [2, 4, 6])
 FOLLOWUP_FLAG_AFTER_DAYS = config.env_int("FOLLOWUP_FLAG_AFTER_DAYS", 7, minimum=1)
 PROGRESSION_AUTO_APPLY = config.env_bool("PROGRESSION_AUTO_APPLY", False)
+# A patient with no session logged for this many days gets a nudge (at most one a week).
+MISSED_SESSION_DAYS = config.env_int("MISSED_SESSION_DAYS", 4, minimum=1)
+# Where the daily list of unbooked follow-ups goes.
+FRONT_DESK_EMAIL = config.env_str("FRONT_DESK_EMAIL") or "frontdesk@localhost"
