@@ -45,6 +45,7 @@ urlpatterns = [
     path("booking/", include("apps.scheduling.urls")),
     path("intake/", include("apps.assessments.urls")),
     path("", include("apps.prescriptions.urls")),
+    path("p/<str:token>/log/", include("apps.followups.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -67,8 +67,9 @@ def refresh_proposals(*, program: Program) -> list[ProgressionProposal]:
 @transaction.atomic
 def apply_proposal(*, proposal: ProgressionProposal, by) -> ProgramItem:
     """Apply one proposal: the item's new dose (or next rung) becomes a new program version."""
-    proposal = ProgressionProposal.objects.select_for_update().select_related("item__program", "item__exercise").get(
-        pk=proposal.pk)
+    # Only the proposal row: PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to item.
+    proposal = ProgressionProposal.objects.select_for_update(of=("self",)).select_related(
+        "item__program", "item__exercise").get(pk=proposal.pk)
     if proposal.status != ProposalStatus.PENDING or proposal.item is None:
         raise ValidationError({"status": "This proposal has already been decided."})
     item = proposal.item

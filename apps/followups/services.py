@@ -62,6 +62,9 @@ def log_session(
     for data in items:
         if data.get("item") not in on_program:
             problems.setdefault("items", []).append("That exercise is not on this program.")
+    if len({data.get("item") for data in items}) < len(items):
+        # Two rows of one exercise would count as two sessions toward two-for-two.
+        problems.setdefault("items", []).append("Each exercise can be logged once per session.")
     if problems:
         raise ValidationError(problems)
     try:
