@@ -192,6 +192,7 @@ class SMTPSink:
 
         self.messages: list[Message] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.connections: set[tuple] = set()
         self.delay = delay
         self.in_flight = 0
         self._refusals = 0
@@ -211,6 +212,7 @@ class SMTPSink:
                 return "451 4.3.0 Try again later"
             self.messages.append(message_from_bytes(envelope.content))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.connections.add(session.peer)  # (host, port) of the client: one per SMTP connection
         return "250 OK"
 
     def refuse_next(self, count: int) -> None:

@@ -18,6 +18,10 @@ log = logging.getLogger("hipclinic.outbox")
 
 REMINDER_SCANS: dict[str, str] = {
     "appointment-reminder": "apps.scheduling.emails.queue_appointment_reminders",
+    "weekly-plan": "apps.followups.reminders.queue_weekly_plans",
+    "missed-session": "apps.followups.reminders.queue_missed_session_nudges",
+    "therapist-alert": "apps.followups.reminders.queue_therapist_alerts",
+    "followup-due": "apps.followups.reminders.queue_followup_due",
 }
 
 

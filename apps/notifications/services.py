@@ -44,6 +44,8 @@ UNSUBSCRIBE_SALT = "hipclinic.notifications.unsubscribe"
 # the sweep, so that a request is never held for long by a broker outage.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 ENQUEUE_BATCH = 200
+# Rows per send task: one SMTP connection serves the whole batch.
+SEND_BATCH = 50
 
 
 # ---------------------------------------------------------------------------- unsubscribe
@@ -182,16 +184,18 @@ def queue_many(rows: Sequence[OutboxEmail]) -> int:
 
 def enqueue(outbox_ids: Iterable[int]) -> int:
     """Ask the workers to send these rows; on a broker failure leave them to the sweep. Returns how many were queued."""
-    from apps.notifications.tasks import send_outbox_email
+    from apps.notifications.tasks import send_outbox_batch
 
     ids = list(outbox_ids)
     queued = 0
     try:
-        # Celery's producer pool keeps one broker connection for the whole batch; the
-        # first failure ends the batch, so an outage costs one short retry, not one per row.
-        for outbox_id in ids:
-            send_outbox_email.apply_async(args=[outbox_id], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
-            queued += 1
+        # One task per SEND_BATCH rows: the worker sends a batch over one SMTP connection.
+        # Celery's producer pool keeps one broker connection for all the publishes; the
+        # first failure ends the loop, so an outage costs one short retry, not one per row.
+        for start in range(0, len(ids), SEND_BATCH):
+            chunk = ids[start : start + SEND_BATCH]
+            send_outbox_batch.apply_async(args=[chunk], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+            queued += len(chunk)
     except (BrokerError, OSError) as error:
         # Nothing is lost: the rows are pending and the sweep queues them again.
         log.warning("outbox enqueue failed count=%d error=%s", len(ids) - queued, type(error).__name__)
@@ -242,8 +246,26 @@ def _is_permanent(error: Exception) -> bool:
     return False
 
 
-def deliver(*, outbox_id: int) -> str:
-    """Send one outbox row if it is due and nobody else holds it; returns the row's status afterwards."""
+def deliver_batch(*, outbox_ids: Iterable[int]) -> dict[str, int]:
+    """Send several rows over one SMTP connection (each row is still claimed on its own)."""
+    outcomes: dict[str, int] = {}
+    connection = get_connection(fail_silently=False)
+    try:
+        for outbox_id in outbox_ids:
+            outcome = deliver(outbox_id=outbox_id, connection=connection)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    finally:
+        with contextlib.suppress(SMTPException, OSError):
+            connection.close()
+    return outcomes
+
+
+def deliver(*, outbox_id: int, connection=None) -> str:
+    """Send one outbox row if it is due and nobody else holds it; returns the row's status afterwards.
+
+    With ``connection`` (from ``deliver_batch``) the SMTP connection is reused and left
+    open; after a failure it is closed so that the next row reconnects.
+    """
     now = timezone.now()
     lease = now + lease_length()
     claimed = (
@@ -262,13 +284,15 @@ def deliver(*, outbox_id: int) -> str:
         log.info("outbox skipped id=%s kind=%s reason=no-consent", row.pk, row.kind)
         return OutboxStatus.SKIPPED
 
-    connection = get_connection(fail_silently=False)
+    shared = connection is not None
+    connection = connection or get_connection(fail_silently=False)
     try:
         try:
-            connection.open()
+            connection.open()  # no-op on an open shared connection
             if not connection.send_messages([build_message(row)]):
                 raise SMTPException("message not accepted")
         except (SMTPException, OSError) as error:
+            _drop(connection)
             return _record_failure(row, ours, error)
         except Exception as error:  # bad data fails the same way every time: park it
             return _record_failure(row, ours, error, permanent=True)
@@ -276,10 +300,15 @@ def deliver(*, outbox_id: int) -> str:
         # crash could lead to a second copy as short as it can be.
         ours.update(status=OutboxStatus.SENT, sent_at=timezone.now(), locked_until=None, last_error="")
     finally:
-        with contextlib.suppress(SMTPException, OSError):  # a failed QUIT changes nothing
-            connection.close()
+        if not shared:
+            _drop(connection)
     log.info("outbox sent id=%s kind=%s attempts=%d", row.pk, row.kind, row.attempts + 1)
     return OutboxStatus.SENT
+
+
+def _drop(connection) -> None:
+    with contextlib.suppress(SMTPException, OSError):  # a failed QUIT changes nothing
+        connection.close()  # Django's backend forgets the socket, so the next open() reconnects
 
 
 def _record_failure(row: OutboxEmail, ours, error: Exception, *, permanent: bool = False) -> str:
@@ -308,7 +337,7 @@ def due_rows(now: datetime):
     ).filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
 
 
-def dispatch_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+def dispatch_due(*, now: datetime | None = None, limit: int = 10_000) -> int:
     """Queue send tasks for due rows nobody is handling (never queued, broker was down, worker died).
 
     Two queries whatever the number of rows; returns how many rows were queued.

@@ -11,6 +11,11 @@ def send_outbox_email(outbox_id: int) -> None:
     services.deliver(outbox_id=outbox_id)  # claims the row; a sent row is left alone
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_outbox_batch(outbox_ids: list[int]) -> None:
+    services.deliver_batch(outbox_ids=outbox_ids)  # one SMTP connection; each row claimed on its own
+
+
 @shared_task
 def dispatch_outbox() -> None:
     services.dispatch_due()

@@ -130,6 +130,11 @@ class Program(models.Model):
     sessions_per_week = models.PositiveSmallIntegerField(default=3,
                                                          validators=[MinValueValidator(1), MaxValueValidator(14)])
     goals = models.TextField(blank=True)
+    plan_weekday = models.PositiveSmallIntegerField(
+        null=True, blank=True, choices=[(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"),
+                                        (4, "Friday"), (5, "Saturday"), (6, "Sunday")],
+        help_text="The patient's day for the weekly plan e-mail; blank: the start date's weekday.",
+    )
     status = models.CharField(max_length=10, choices=ProgramStatus.choices, default=ProgramStatus.DRAFT)
     surgeon_clearance = models.BooleanField(
         default=False, help_text="Surgeon's clearance for loaded or resisted work is documented."

@@ -68,8 +68,11 @@ def test_the_command_prints_what_it_queued_and_a_second_run_queues_nothing(froze
     call_command("send_due_reminders", "--at", at, stdout=first)
     call_command("send_due_reminders", "--at", at, stdout=second)
 
-    assert first.getvalue() == "appointment-reminder: 3\n"
-    assert second.getvalue() == "appointment-reminder: 0\n"
+    from apps.notifications.reminders import REMINDER_SCANS
+
+    assert "appointment-reminder: 3\n" in first.getvalue()
+    assert [line.split(":")[0] for line in first.getvalue().splitlines()] == list(REMINDER_SCANS)
+    assert set(second.getvalue().splitlines()) == {f"{kind}: 0" for kind in REMINDER_SCANS}
     assert OutboxEmail.objects.count() == 3
 
 
@@ -79,7 +82,7 @@ def test_the_command_without_a_time_scans_now(frozen):
 
     call_command("send_due_reminders", stdout=out)
 
-    assert out.getvalue() == "appointment-reminder: 2\n"
+    assert out.getvalue().startswith("appointment-reminder: 2\n")
 
 
 def test_a_time_that_is_not_iso_stops_the_command_with_one_line():

@@ -1,0 +1,388 @@
+"""Benchmark of the missed-session scan and of sending reminders, on PostgreSQL.
+
+    .venv/bin/python bench/reminders.py                      # 1,000,000 programs, ~1 % due
+    .venv/bin/python bench/reminders.py --programs 100000    # a quicker check
+
+It drops and recreates its own database (``hipclinic_bench`` unless --database-url says
+otherwise), fills it with set-based SQL (``generate_series``), and prints:
+
+* the scan's time, and its ratio to one raw SQL query selecting the same due rows;
+* the same scan written as a per-program ORM loop, timed on a sample and scaled up, as a ratio;
+* the rows a second run of the scan inserts (must be 0);
+* e-mails per second through the outbox and a real ``celery worker`` against an SMTP sink
+  on loopback, against smtplib sending the same pre-built messages on one connection;
+* the worker's peak memory (VmHWM of its processes).
+
+Not part of the test suite (pytest collects ``tests/`` only). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import smtplib
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hipclinic_bench"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/9"
+# Zones tried in turn: the first where it is daytime now, so that no e-mail is held by quiet hours.
+DAYTIME_ZONES = ["UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "America/Los_Angeles", "Australia/Sydney",
+                 "Europe/Berlin", "Pacific/Honolulu"]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--programs", type=int, default=1_000_000, help="active programs to create")
+    parser.add_argument("--due-every", type=int, default=100, help="one program in this many is due (100: 1 %%)")
+    parser.add_argument("--sample", type=int, default=5_000, help="programs the per-program ORM loop runs over")
+    parser.add_argument("--emails", type=int, default=10_000, help="at most this many of the queued e-mails are sent")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork)")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL))
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    return parser.parse_args()
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.startswith("hipclinic_bench"):
+        sys.exit(f"refusing to drop {name!r}: the bench database's name must start with hipclinic_bench")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+def setup_django(args, var_dir: Path) -> None:
+    os.environ.update({
+        "DATABASE_URL": args.database_url, "CELERY_BROKER_URL": args.broker_url, "HIPCLINIC_VAR_DIR": str(var_dir),
+        # DEBUG off, as in production: no query log growing in this process or the worker.
+        "DEBUG": "0", "SECRET_KEY": "bench-" + uuid.uuid4().hex, "ALLOWED_HOSTS": "localhost",
+        "DJANGO_SETTINGS_MODULE": "hipclinic.settings",
+    })
+    import django
+
+    django.setup()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per SMTP command
+    logging.getLogger("hipclinic").setLevel(logging.WARNING)  # a line per e-mail queued or swept
+
+
+def timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def line(label: str, value: str) -> None:
+    print(f"{label:<58} {value}", flush=True)
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def daytime_zone(now: datetime) -> str:
+    for name in DAYTIME_ZONES:
+        if 9 <= now.astimezone(ZoneInfo(name)).hour < 19:
+            return name
+    return "UTC"
+
+
+def fill(count: int, due_every: int, zone: str, today) -> None:
+    """Patients, active programs and one session log each, in four INSERT ... SELECT statements."""
+    from django.db import connection
+
+    from apps.accounts.models import User
+    from apps.followups.models import SessionLog
+    from apps.patients.models import Patient
+    from apps.prescriptions.models import Program
+
+    therapist = User.objects.create(username="bench-therapist", email="therapist@clinic.test")
+    start = today - timedelta(weeks=3)
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute(
+            f"""INSERT INTO {Patient._meta.db_table} (record_number, first_name, last_name, date_of_birth, sex, email,
+                    phone, time_zone, preferred_contact, email_consent, email_consent_changed_at, notes, archived_at,
+                    created_at, updated_at)
+                SELECT 'HC' || lpad(g::text, 7, '0'), 'Bench', 'Patient' || g, DATE '1960-01-01', 'unknown',
+                       'bench' || g || '@example.org', '', %s, 'email', true, now(), '', NULL, now(), now()
+                FROM generate_series(1, %s) AS g""",
+            [zone, count],
+        )
+        cursor.execute(
+            f"""INSERT INTO {Program._meta.db_table} (patient_id, therapist_id, source_assessment_id, start_date, weeks,
+                    sessions_per_week, goals, status, surgeon_clearance, surgeon_clearance_note, created_at, updated_at)
+                SELECT id, %s, NULL, %s, 6, 3, '', 'active', false, '', now(), now()
+                FROM {Patient._meta.db_table} ORDER BY id""",
+            [therapist.pk, start],
+        )
+        # One program in due_every last logged six days ago (due); the others yesterday.
+        cursor.execute(
+            f"""INSERT INTO {SessionLog._meta.db_table} (program_id, session_date, effort, note, source, logged_by_id,
+                    submission_key, created_at)
+                SELECT id, CASE WHEN id %% %s = 0 THEN %s ELSE %s END, '', '', 'patient', NULL, 'bench-' || id, now()
+                FROM {Program._meta.db_table}""",
+            [due_every, today - timedelta(days=6), today - timedelta(days=1)],
+        )
+        cursor.execute("ANALYZE")
+
+
+# ---------------------------------------------------------------------------- the scan three ways
+
+
+RAW_DUE_SQL = """
+SELECT p.id, pt.id, pt.email, pt.first_name, pt.time_zone
+FROM prescriptions_program p
+JOIN patients_patient pt ON pt.id = p.patient_id
+WHERE p.status = 'active' AND pt.email_consent AND pt.archived_at IS NULL AND pt.email <> ''
+  AND p.start_date <= %(cutoff)s
+  AND NOT EXISTS (SELECT 1 FROM followups_sessionlog s WHERE s.program_id = p.id AND s.session_date > %(cutoff)s)
+"""
+
+
+def raw_due_rows(cutoff) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(RAW_DUE_SQL, {"cutoff": cutoff})
+        return cursor.fetchall()
+
+
+def per_program_loop(now: datetime, sample: int) -> int:
+    """The same rule written the obvious way: one program at a time through the ORM."""
+    from django.db.models import Max
+
+    from apps.followups.reminders import KIND_MISSED_SESSION, NUDGE_INTERVAL, iso_week, missed_session_days
+    from apps.notifications.models import OutboxEmail
+    from apps.notifications.quiet_hours import next_allowed
+    from apps.notifications.services import queue_email
+    from apps.prescriptions.models import PatientLink, Program
+    from apps.prescriptions.services import patient_link_url
+    from apps.scheduling.emails import patient_zone
+
+    queued = 0
+    for program in Program.objects.active().order_by("pk")[:sample]:
+        patient = program.patient
+        if not patient.can_receive_email:
+            continue
+        zone = patient_zone(patient)
+        today = now.astimezone(zone).date()
+        last = program.session_logs.aggregate(last=Max("session_date"))["last"] or program.start_date
+        if (today - last).days < missed_session_days():
+            continue
+        if OutboxEmail.objects.filter(patient=patient, kind=KIND_MISSED_SESSION,
+                                      send_after__gt=now - NUDGE_INTERVAL).exists():
+            continue
+        link = PatientLink.objects.filter(patient=patient, revoked_at__isnull=True, expires_at__gt=now).first()
+        row = queue_email(
+            key=f"{KIND_MISSED_SESSION}:{program.pk}:{iso_week(today)}", kind=KIND_MISSED_SESSION,
+            to_email=patient.email, subject="How are your exercises going?",
+            text_template="emails/missed_session.txt", html_template="emails/missed_session.html",
+            context={"first_name": patient.first_name, "days": (today - last).days, "logged_before": True,
+                     "last_date": f"{last:%A} {last.day} {last:%B}", "sessions_per_week": program.sessions_per_week,
+                     "program_url": patient_link_url(link) if link else ""},
+            patient=patient, send_after=next_allowed(now, zone),
+        )
+        queued += row is not None
+    return queued
+
+
+# ---------------------------------------------------------------------------- sending
+
+
+def peak_memory_kib(pid: int) -> dict[int, int]:
+    """VmHWM (peak resident set) of a process and its children, in KiB."""
+    peaks = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for row in status.splitlines():
+            if row.startswith("VmHWM:"):
+                peaks[current] = int(row.split()[1])
+        pending.extend(int(child) for child in children)
+    return peaks
+
+
+def send_through_worker(args, sink, ids: list[int], var_dir: Path) -> tuple[float, int, dict[int, int]]:
+    from apps.notifications import services
+    from apps.notifications.models import OutboxEmail, OutboxStatus
+    from hipclinic.celery import app
+    from tests.services import WorkerProcess, wait_for
+
+    queue = f"bench-{uuid.uuid4().hex[:10]}"
+    worker = WorkerProcess(
+        queue=queue, broker_url=args.broker_url, var_dir=var_dir,
+        extra_env={"EMAIL_URL": sink.email_url, "DEBUG": "0", "SECRET_KEY": os.environ["SECRET_KEY"],
+                   "ALLOWED_HOSTS": "localhost", "LOG_LEVEL": "WARNING"},
+    ).start(concurrency=args.concurrency)
+    app.conf.task_default_queue = queue
+    try:
+        wait_for(lambda: "ready" in worker.output() or worker.process.poll() is not None, timeout=60,
+                 message="the worker to start")
+        if worker.process.poll() is not None:
+            sys.exit(f"the worker stopped:\n{worker.output()}")
+        sent = OutboxEmail.objects.filter(pk__in=ids, status=OutboxStatus.SENT)
+        started = time.perf_counter()
+        services.dispatch_due(limit=len(ids))  # outside a transaction: its batches are published at once
+        wait_for(lambda: sent.count() == len(ids), timeout=1800, interval=0.25,
+                 message=f"{len(ids)} e-mails sent:\n{worker.output()[-3000:]}")
+        elapsed = time.perf_counter() - started
+        return elapsed, worker.process.pid, peak_memory_kib(worker.process.pid)
+    finally:
+        worker.stop()
+
+
+def deliver_in_process_reusing_one_connection(sink, ids: list[int]) -> float:
+    """``deliver()`` row by row in this process with one SMTP connection kept open: what a
+    batch task (one connection per batch of ids) would cost, without Celery in between."""
+    from django.core.mail import get_connection
+
+    from apps.notifications import services
+    from apps.notifications.models import OutboxEmail, OutboxStatus
+
+    OutboxEmail.objects.filter(pk__in=ids).update(status=OutboxStatus.PENDING, sent_at=None, locked_until=None)
+    backend = get_connection("django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=sink.port,
+                             username="", password="", use_tls=False, use_ssl=False, fail_silently=False)
+    backend.open()
+    really_close, backend.close = backend.close, lambda: None
+    saved, services.get_connection = services.get_connection, lambda **_kwargs: backend
+    try:
+        started = time.perf_counter()
+        for outbox_id in ids:
+            services.deliver(outbox_id=outbox_id)
+        return time.perf_counter() - started
+    finally:
+        services.get_connection = saved
+        really_close()
+
+
+def send_with_smtplib(sink, messages: list[tuple[str, str, bytes]]) -> float:
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", sink.port) as client:
+        for sender, recipient, data in messages:
+            client.sendmail(sender, [recipient], data)
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    args = parse_args()
+    var_dir = Path(tempfile.mkdtemp(prefix="hipclinic-bench-"))
+    print(f"Preparing database {urlsplit(args.database_url).path.lstrip('/')} ...", flush=True)
+    recreate_database(args.database_url)
+    setup_django(args, var_dir)
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from apps.followups.reminders import missed_session_days, missed_session_programs, queue_missed_session_nudges
+    from apps.notifications.models import OutboxEmail
+    from apps.notifications.services import build_message
+    from tests.services import SMTPSink
+
+    try:
+        call_command("migrate", verbosity=0)
+        now = datetime.now(UTC)
+        zone = daytime_zone(now)
+        today = now.astimezone(ZoneInfo(zone)).date()
+        _, fill_time = timed(fill, args.programs, args.due_every, zone, today)
+        expected_due = args.programs // args.due_every
+        print(f"{args.programs:,} active programs, {expected_due:,} due, patients in {zone}; "
+              f"filled in {fill_time:.1f} s\n", flush=True)
+
+        # One raw SQL query selecting the same due rows (warm: run once before timing).
+        cutoff = today - timedelta(days=missed_session_days())
+        raw_due_rows(cutoff)
+        raw, raw_time = timed(raw_due_rows, cutoff)
+        assert len(raw) == expected_due, (len(raw), expected_due)
+
+        # The per-program ORM loop on a sample, rolled back so that the scan starts from the same outbox.
+        sample = min(args.sample, args.programs)
+        with transaction.atomic():
+            loop_queued, loop_time = timed(per_program_loop, now, sample)
+            transaction.set_rollback(True)
+        loop_estimate = loop_time * args.programs / sample
+
+        select_only, select_time = timed(lambda: list(missed_session_programs(now)))
+        assert len(select_only) == expected_due
+        del select_only
+        inserted, scan_time = timed(queue_missed_session_nudges, now)
+        rows_after_first = OutboxEmail.objects.count()
+        again, second_time = timed(queue_missed_session_nudges, now + timedelta(minutes=5))
+        inserted_again = OutboxEmail.objects.count() - rows_after_first
+
+        line("raw SQL query selecting the due rows", f"{raw_time * 1000:9.0f} ms  ({len(raw):,} rows)")
+        line("scan: queue_missed_session_nudges (first run)",
+             f"{scan_time * 1000:9.0f} ms  ({inserted:,} queued)  = {scan_time / raw_time:.1f} x raw SQL")
+        line("  of which its SELECT alone (ORM, same rows)",
+             f"{select_time * 1000:9.0f} ms  = {select_time / raw_time:.2f} x raw SQL")
+        line(f"per-program ORM loop ({sample:,} programs, {loop_queued} due)",
+             f"{loop_time * 1000:9.0f} ms  -> {loop_estimate:.0f} s for {args.programs:,}"
+             f"  = {loop_estimate / scan_time:.0f} x the scan")
+        line("second run of the scan", f"{second_time * 1000:9.0f} ms, returned {again}, rows inserted: "
+             f"{inserted_again}{'' if inserted_again == 0 else '  <-- MUST BE 0'}")
+
+        # Sending: the worker through the outbox, then smtplib with the same messages on one connection.
+        ids = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True)[: args.emails])
+        OutboxEmail.objects.exclude(pk__in=ids).delete()
+        sink = SMTPSink().start()
+        try:
+            worker_time, main_pid, peaks = send_through_worker(args, sink, ids, var_dir)
+            delivered = len(sink.messages)
+            distinct = len({message["Message-ID"] for message in sink.messages})
+            prebuilt = []
+            for row in OutboxEmail.objects.filter(pk__in=ids).iterator(chunk_size=2000):
+                message = build_message(row)
+                data = message.message().as_bytes(linesep="\r\n")  # as Django's SMTP backend does
+                prebuilt.append((message.from_email, row.to_email, data))
+            smtplib_time = send_with_smtplib(sink, prebuilt)
+            reused_time = deliver_in_process_reusing_one_connection(sink, ids)
+        finally:
+            sink.stop()
+        worker_rate, smtplib_rate = len(ids) / worker_time, len(ids) / smtplib_time
+        line(f"worker ({args.concurrency} processes) through the outbox",
+             f"{worker_rate:9.0f} e-mails/s  ({len(ids):,} in {worker_time:.1f} s; "
+             f"{delivered:,} received, {distinct:,} distinct)")
+        line("smtplib, same pre-built messages, one connection",
+             f"{smtplib_rate:9.0f} e-mails/s  -> worker = {worker_rate / smtplib_rate:.2f} x smtplib")
+        line("deliver() in one process, one SMTP connection kept open",
+             f"{len(ids) / reused_time:9.0f} e-mails/s  = {smtplib_time / reused_time:.2f} x smtplib")
+        line("worker peak memory (VmHWM)",
+             ", ".join(f"{'main' if pid == main_pid else 'child'} {kib / 1024:.0f} MiB" for pid, kib in peaks.items()))
+    finally:
+        connection.close()
+        if not args.keep:
+            drop_database(args.database_url)
+
+
+if __name__ == "__main__":
+    main()
