@@ -1,7 +1,11 @@
 """Patient e-mails of the follow-up loop, through the outbox (exactly once per key)."""
 
-from django.conf import settings
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.utils import timezone
+
+from apps.notifications.quiet_hours import next_allowed
 from apps.notifications.services import queue_email
 from apps.prescriptions import services as prescriptions
 from apps.prescriptions.models import PatientLink, ProgramVersion
@@ -23,4 +27,6 @@ def queue_progression_notice(version: ProgramVersion):
         context={"patient": program.patient, "changes": version.changes, "items": version.items,
                  "program_url": prescriptions.patient_link_url(link), "clinic_url": settings.SITE_URL},
         patient=program.patient,
+        # Never between 21:00 and 08:00 in the patient's zone: held until the morning.
+        send_after=next_allowed(timezone.now(), ZoneInfo(program.patient.time_zone)),
     )

@@ -74,3 +74,20 @@ def test_overdue_means_unbooked_a_week_after_its_due_date(program, therapist):
     assert FollowUp.objects.overdue(today=date(2026, 11, 23)).count() == 0
     assert list(FollowUp.objects.overdue(today=date(2026, 11, 24)).values_list("week", flat=True)) == [2]
     assert FollowUp.objects.overdue(today=date(2026, 11, 16) + timedelta(days=30)).count() == 2
+
+
+def test_a_progression_email_approved_late_at_night_waits_for_the_patients_morning(program, therapist):
+    from datetime import UTC, datetime
+
+    from apps.followups.emails import queue_progression_notice
+    from apps.notifications.models import OutboxEmail
+
+    program.patient.time_zone = "Europe/London"
+    program.patient.save()
+    prescriptions.activate_program(program=program, by=therapist)
+
+    with time_machine.travel(datetime(2026, 11, 24, 22, 30, tzinfo=UTC), tick=False):
+        queue_progression_notice(program.versions.get())
+
+    email = OutboxEmail.objects.get(kind="progression")
+    assert email.send_after == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 08:00 in London (GMT)
