@@ -97,6 +97,14 @@ class PatientAdmin(SimpleHistoryAdmin):
         extra_context = extra_context or {}
         if request.user.has_perm("assessments.view_assessment"):
             extra_context["progress_url"] = reverse("api-patient-progress", kwargs={"pk": object_id})
+        if request.user.has_perm("prescriptions.view_program"):
+            from apps.followups.services import adherence
+            from apps.prescriptions.services import current_program
+
+            program = current_program(Patient(pk=object_id))
+            if program is not None:
+                extra_context["adherence"] = adherence(program)
+                extra_context["adherence_program"] = program
         if request.user.has_perm("assessments.add_assessment"):
             extra_context["add_assessment_url"] = (
                 reverse("admin:assessments_assessment_add") + f"?patient={object_id}"

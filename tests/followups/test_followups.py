@@ -91,3 +91,21 @@ def test_a_progression_email_approved_late_at_night_waits_for_the_patients_morni
 
     email = OutboxEmail.objects.get(kind="progression")
     assert email.send_after == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 08:00 in London (GMT)
+
+
+def test_the_patients_admin_page_shows_weekly_adherence_to_therapists_only(client, program, therapist, frontdesk):
+    from apps.followups.models import SessionLog
+
+    prescriptions.activate_program(program=program, by=therapist)
+    for day in (2, 4, 9):
+        SessionLog.objects.create(program=program, session_date=date(2026, 11, day), submission_key=f"k{day}")
+    url = f"/admin/patients/patient/{program.patient_id}/change/"
+
+    with time_machine.travel("2026-11-12 10:00 +0000", tick=False):
+        client.force_login(therapist)
+        page = client.get(url).content.decode()
+        client.force_login(frontdesk)
+        desk_page = client.get(url).content.decode()
+
+    assert "2 / 3" in page and "1 / 3" in page  # week 1: the 2nd and 4th; week 2: the 9th
+    assert 'data-testid="adherence"' not in desk_page
