@@ -1,6 +1,6 @@
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -68,4 +68,11 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(responses=inline_serializer("Token", {"token": serializers.CharField()}))
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        except serializers.ValidationError:
+            # django-axes marks the request when the username is locked out from here.
+            if getattr(request, "axes_locked_out", False) or getattr(request._request, "axes_locked_out", False):
+                return Response({"detail": "Too many failed sign-ins from here; try again later."},
+                                status=status.HTTP_429_TOO_MANY_REQUESTS)
+            raise
