@@ -48,6 +48,11 @@ ADMIN = {
     "/admin/followups/followup/": ALL,
     "/admin/followups/sessionlog/": {THERAPIST, MANAGER},
     "/admin/followups/progressionproposal/": {THERAPIST, MANAGER},
+    "/admin/ops/accesslog/": {MANAGER},
+    # django-axes' records of failed sign-ins and lockouts: superusers only.
+    "/admin/axes/accessattempt/": set(),
+    "/admin/axes/accessfailurelog/": set(),
+    "/admin/axes/accesslog/": set(),
 }
 
 DESK_PAGES = {

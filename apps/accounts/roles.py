@@ -75,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("scheduling.timeoff", "add", "change", "delete"),
         *_crud("notifications.outboxemail", "view", "change"),
         *[perm for model in _CLINICAL_MODELS + _CLINICAL_HISTORY for perm in _crud(model, "view")],
+        "ops.view_accesslog",  # who opened which clinical record
         # Managers add and deactivate staff.
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),

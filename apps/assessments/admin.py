@@ -7,6 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from apps.assessments import selectors, services
 from apps.assessments.forms import LEFS_LEGEND, AssessmentForm, OutcomeMeasureForm, SideFindingsForm
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
+from apps.ops.access import AccessLoggedAdminMixin
 from apps.patients.models import ReferralCause
 
 TEST_FIELDSETS = [
@@ -52,7 +53,7 @@ class CauseFilter(admin.SimpleListFilter):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(SimpleHistoryAdmin):
+class AssessmentAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
     form = AssessmentForm
     list_display = ["assessed_on", "patient", "therapist", "classification", "suggested_rung", "warning_flag"]
     list_filter = ["classification", CauseFilter, "assessed_on"]
@@ -135,7 +136,7 @@ class AssessmentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(OutcomeMeasure)
-class OutcomeMeasureAdmin(SimpleHistoryAdmin):
+class OutcomeMeasureAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
     form = OutcomeMeasureForm
     list_display = ["recorded_on", "patient", "measure", "score", "complete", "change_shown", "source"]
     list_filter = ["measure", "source", "complete"]

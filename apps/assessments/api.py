@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from apps.assessments import selectors, services
 from apps.assessments.models import Assessment, Complaint, OutcomeMeasure, SideFindings
+from apps.ops.access import AccessLoggedRetrieveMixin, record_access
 from apps.patients.models import Patient
 from hipclinic.api import as_api_error
 
@@ -56,7 +57,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
         return self._save(assessment, validated_data)
 
 
-class AssessmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class AssessmentViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        mixins.CreateModelMixin,
                         mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Assessments with per-side findings; classification, reasons and rung are computed."""
 
@@ -109,7 +111,8 @@ class OutcomeMeasureSerializer(serializers.ModelSerializer):
         return selectors.outcome_measures().get(pk=outcome.pk)  # with its baseline, for the change
 
 
-class OutcomeMeasureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class OutcomeMeasureViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            mixins.CreateModelMixin,
                             mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Outcome measures, each with its change from the patient's first score of that measure."""
 
@@ -138,4 +141,6 @@ class ProgressView(APIView):
         "summary": serializers.ListField(child=serializers.CharField()),
     }))
     def get(self, request, pk: int):
-        return Response(selectors.progress(get_object_or_404(Patient, pk=pk)))
+        patient = get_object_or_404(Patient, pk=pk)
+        record_access(user=request.user, instance=patient, via="api")
+        return Response(selectors.progress(patient))

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.ops.access import AccessLoggedAdminMixin
 from apps.prescriptions import services
 from apps.prescriptions.models import Exercise, PatientLink, Program, ProgramItem, ProgramStatus, ProgramVersion
 from apps.prescriptions.signals import program_activated
@@ -118,7 +119,7 @@ class ProgramVersionInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(SimpleHistoryAdmin):
+class ProgramAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
     list_display = ["patient", "start_date", "status", "therapist", "weeks", "sessions_per_week", "last_7_days",
                     "adherence"]
     list_filter = ["status", "start_date"]

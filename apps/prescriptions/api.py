@@ -5,6 +5,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.ops.access import AccessLoggedRetrieveMixin
 from apps.patients.models import Patient, Referral
 from apps.prescriptions import services
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus, ProgramVersion
@@ -110,7 +111,8 @@ class ProgramVersionSerializer(serializers.ModelSerializer):
         fields = ["number", "items", "changes", "created_by", "created_at"]
 
 
-class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class ProgramViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.CreateModelMixin,
                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Home programs with their items (writable, nested). Changing an active program's items
     makes a new version; ``versions/`` lists them all. ``activate/`` applies the safety rules."""
