@@ -35,6 +35,16 @@ class Pagination(PageNumberPagination):
     max_page_size = 200
 
 
+class SlugRelatedField(serializers.SlugRelatedField):
+    """DRF's SlugRelatedField, refusing a NUL character before it reaches the database
+    (PostgreSQL rejects such a string with an error, which would otherwise be a 500)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def as_api_error(error: DjangoValidationError) -> serializers.ValidationError:
     """A service's refusal (field -> messages) as DRF's 400 with the same field names."""
     if hasattr(error, "error_dict"):

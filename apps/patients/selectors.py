@@ -12,7 +12,7 @@ _PHONE = re.compile(r"^\+?[\d\s()-]{6,}$")
 
 
 def search_filter(text: str) -> Q:
-    text = " ".join(text.split())
+    text = " ".join(text.replace("\x00", "").split())  # PostgreSQL refuses NUL in a query
     if not text:
         return Q()
     if _DATE.match(text):

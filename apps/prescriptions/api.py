@@ -9,7 +9,7 @@ from apps.ops.access import AccessLoggedRetrieveMixin
 from apps.patients.models import Patient, Referral
 from apps.prescriptions import services
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus, ProgramVersion
-from hipclinic.api import as_api_error
+from hipclinic.api import SlugRelatedField, as_api_error
 
 
 class ExerciseSerializer(serializers.ModelSerializer):
@@ -43,7 +43,7 @@ class ExerciseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
 
 class ProgramItemSerializer(serializers.ModelSerializer):
-    exercise = serializers.SlugRelatedField(slug_field="slug", queryset=Exercise.objects.all())
+    exercise = SlugRelatedField(slug_field="slug", queryset=Exercise.objects.all())
     dose = serializers.CharField(source="dose_text", read_only=True)
     caution = serializers.SerializerMethodField()
 

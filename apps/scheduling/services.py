@@ -223,7 +223,7 @@ def _change_status(*, appointment: Appointment, to_status: str, changed_by: User
             )
         previous = appointment.status
         appointment.status = to_status
-        appointment._change_reason = reason
+        appointment._change_reason = reason[:100]  # the history column's width; the full reason is below
         appointment.save(update_fields=["status", "updated_at"])
         AppointmentStatusChange.objects.create(
             appointment=appointment, from_status=previous, to_status=to_status, changed_by=changed_by, reason=reason

@@ -259,3 +259,32 @@ def test_a_non_manager_cannot_sneak_an_overlap_through_the_service(frontdesk, th
         services.book_appointment(patient=patient, therapist=therapist, kind=appointment_kind("follow_up"),
                                   start=TUESDAY_10, booked_by=UserFactory(role="therapist"), overlap_reason="why not")
     assert "overlap_reason" in refused.value.message_dict
+
+
+def test_a_long_cancellation_reason_is_kept_whole_and_never_a_500(api_client, frontdesk, therapist, patient):
+    appointment = services.book_appointment(patient=patient, therapist=therapist, kind=appointment_kind("follow_up"),
+                                            start=TUESDAY_10, booked_by=frontdesk)
+    api_client.force_authenticate(frontdesk)
+    reason = "0" * 300  # found by API fuzzing: the history's change-reason column holds 100
+
+    response = api_client.post(f"/api/v1/appointments/{appointment.pk}/cancel/", {"reason": reason}, format="json")
+
+    assert response.status_code == 200
+    assert appointment.status_changes.last().reason == reason
+
+
+@pytest.mark.parametrize("url", ["/api/v1/waitlist/", "/api/v1/appointments/"])
+def test_a_nul_character_in_a_slug_is_a_field_error_not_a_500(api_client, frontdesk, patient, url):
+    api_client.force_authenticate(frontdesk)
+
+    response = api_client.post(url, {"patient": patient.pk, "kind": "follow\x00up", "earliest": "2026-11-24",
+                                     "latest": "2026-11-30", "therapist": 1, "start": "2026-11-24T10:00:00Z"},
+                               format="json")
+
+    assert response.status_code == 400 and "kind" in response.json()
+
+
+def test_a_nul_character_in_a_patient_search_finds_nothing_rather_than_failing(api_client, frontdesk):
+    api_client.force_authenticate(frontdesk)
+
+    assert api_client.get("/api/v1/patients/", {"q": "Ada\x00"}).status_code == 200

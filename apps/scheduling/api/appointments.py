@@ -7,13 +7,13 @@ from rest_framework.response import Response
 from apps.patients.models import Patient
 from apps.scheduling import services
 from apps.scheduling.models import Appointment, AppointmentKind, Therapist, WaitlistEntry
-from hipclinic.api import as_api_error
+from hipclinic.api import SlugRelatedField, as_api_error
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     therapist = serializers.PrimaryKeyRelatedField(queryset=Therapist.objects.all())
-    kind = serializers.SlugRelatedField(slug_field="slug", queryset=AppointmentKind.objects.all())
+    kind = SlugRelatedField(slug_field="slug", queryset=AppointmentKind.objects.all())
     end = serializers.DateTimeField(required=False, help_text="Defaults to start + the kind's length.")
     overlap_reason = serializers.CharField(required=False, allow_blank=True, max_length=300,
                                            help_text="Clinic managers only: why this deliberate overlap.")
@@ -105,7 +105,7 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 class SeriesSerializer(serializers.Serializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     therapist = serializers.PrimaryKeyRelatedField(queryset=Therapist.objects.all())
-    kind = serializers.SlugRelatedField(slug_field="slug", queryset=AppointmentKind.objects.all())
+    kind = SlugRelatedField(slug_field="slug", queryset=AppointmentKind.objects.all())
     first_start = serializers.DateTimeField()
     interval_weeks = serializers.IntegerField(min_value=1, max_value=12, default=1)
     occurrences = serializers.IntegerField(min_value=1, max_value=52)
@@ -143,7 +143,7 @@ class SeriesViewSet(viewsets.GenericViewSet):
 
 class WaitlistSerializer(serializers.ModelSerializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
-    kind = serializers.SlugRelatedField(slug_field="slug", queryset=AppointmentKind.objects.all())
+    kind = SlugRelatedField(slug_field="slug", queryset=AppointmentKind.objects.all())
 
     class Meta:
         model = WaitlistEntry
