@@ -215,7 +215,11 @@ def activate_program(*, program: Program, by: User) -> Program:
 
 
 def save_program(*, program: Program, items: list[ProgramItem] | None, by: User) -> Program:
-    """Save a program and (when given) replace its items, all or nothing; versions active changes."""
+    """Save a program and (when given) set its items, all or nothing; versions active changes.
+
+    An item for an exercise the program already has updates that row in place, so the
+    patient's session logs and progression proposals stay attached to it.
+    """
     with transaction.atomic():
         program.full_clean()
         if items is not None:
@@ -228,15 +232,18 @@ def save_program(*, program: Program, items: list[ProgramItem] | None, by: User)
         program._items_pending = items is not None
         program.save()
         if items is not None:
-            # The old rows go after the new ones are written, so an exercise retired since
-            # it was prescribed may stay (see _exercise_is_new_to).
-            replaced = list(program.items.values_list("pk", flat=True))
+            # Rows are matched by exercise and updated in place (an exercise retired since it
+            # was prescribed may stay: see _exercise_is_new_to); rows left over go last.
+            by_exercise = {row.exercise_id: row.pk for row in program.items.all()}
+            kept: set[int] = set()
             for position, item in enumerate(items, start=1):
-                item.pk = None
+                existing = by_exercise.get(item.exercise_id)
+                item.pk = existing if existing is not None and existing not in kept else None
                 item.program = program
                 item.order = item.order or position
                 item.save()
-            ProgramItem.objects.filter(pk__in=replaced).delete()
+                kept.add(item.pk)
+            program.items.exclude(pk__in=kept).delete()
             program._items_pending = False
             if program.status == ProgramStatus.ACTIVE:
                 raise_if_unsafe(program)

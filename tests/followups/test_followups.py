@@ -109,3 +109,24 @@ def test_the_patients_admin_page_shows_weekly_adherence_to_therapists_only(clien
 
     assert "2 / 3" in page and "1 / 3" in page  # week 1: the 2nd and 4th; week 2: the 9th
     assert 'data-testid="adherence"' not in desk_page
+
+
+def test_editing_a_programs_dose_through_the_api_keeps_the_patients_logs_on_the_item(api_client, program, therapist):
+    from apps.followups.models import SessionLog, SessionLogItem
+
+    prescriptions.activate_program(program=program, by=therapist)
+    item = program.items.get()
+    log = SessionLog.objects.create(program=program, session_date=date(2026, 11, 3), submission_key="k1")
+    SessionLogItem.objects.create(log=log, item=item, exercise=item.exercise, sets_done=2, last_set_amount=15)
+    api_client.force_authenticate(therapist)
+
+    response = api_client.patch(f"/api/v1/programs/{program.pk}/", {"items": [
+        {"exercise": "seated-knee-raise", "sets": 3, "dose_low": 12, "dose_high": 16},
+        {"exercise": "standing-march", "sets": 2, "dose_low": 8, "dose_high": 12},
+    ]}, format="json")
+
+    assert response.status_code == 200, response.json()
+    item.refresh_from_db()
+    assert (item.sets, item.dose_low, item.dose_high) == (3, 12, 16)  # the same row, updated
+    assert SessionLogItem.objects.get().item_id == item.pk
+    assert program.items.count() == 2 and program.versions.count() == 2
