@@ -8,7 +8,7 @@ from apps.assessments import selectors, services
 from apps.assessments.forms import LEFS_LEGEND, AssessmentForm, OutcomeMeasureForm, SideFindingsForm
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
 from apps.ops.access import AccessLoggedAdminMixin
-from apps.patients.models import ReferralCause
+from apps.patients import admin as patients_admin
 
 TEST_FIELDSETS = [
     ("Manual muscle test, hip flexion (seated)", {"fields": [("mmt_grade", "pain_on_resisted_flexion")]}),
@@ -41,15 +41,8 @@ class OutcomeMeasureInline(admin.TabularInline):
     show_change_link = True
 
 
-class CauseFilter(admin.SimpleListFilter):
-    title = "referral cause"
-    parameter_name = "cause"
-
-    def lookups(self, request, model_admin):
-        return ReferralCause.choices
-
-    def queryset(self, request, queryset):
-        return queryset.filter(patient__referrals__cause=self.value()).distinct() if self.value() else queryset
+class CauseFilter(patients_admin.CauseFilter):
+    patient_ref = "patient"
 
 
 @admin.register(Assessment)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from apps.patients.models import Patient, Referral
-from apps.patients.selectors import with_red_flag_alert
+from apps.patients.selectors import open_red_flag, with_red_flag_alert
 from apps.scheduling.models import Appointment, Therapist, WaitlistEntry, WaitlistStatus, WorkingHours
 from apps.scheduling.selectors import clinic_zone
 from apps.scheduling.slots import local_day_bounds
@@ -23,16 +23,10 @@ from apps.scheduling.slots import local_day_bounds
 REFERRAL_DESK_FIELDS = ("id", "patient_id", "cause", "cause_other", "referring_clinician", "referral_date")
 
 
-def _open_red_flag(patient_ref: str = "pk") -> Exists:
-    return Exists(
-        Referral.objects.filter(patient=OuterRef(patient_ref), red_flag_decision="").exclude(red_flags=[])
-    )
-
-
 def appointments_for_desk() -> QuerySet:
     """Appointments with what a desk row shows: patient, therapist, kind and the red-flag alert."""
     return Appointment.objects.select_related("patient", "therapist", "kind").annotate(
-        red_flag_alert=_open_red_flag("patient_id")
+        red_flag_alert=open_red_flag("patient_id")
     )
 
 
@@ -89,6 +83,6 @@ def waitlist(*, status: str = WaitlistStatus.WAITING) -> QuerySet:
     return (
         WaitlistEntry.objects.filter(status=status)
         .select_related("patient", "kind", "therapist", "current_appointment")
-        .annotate(red_flag_alert=_open_red_flag("patient_id"))
+        .annotate(red_flag_alert=open_red_flag("patient_id"))
         .order_by("created_at", "id")
     )

@@ -32,8 +32,9 @@ def refresh_proposals(*, program: Program) -> list[ProgressionProposal]:
     """One proposal per item whose logs call for a change (pending ones are replaced)."""
     if program.status != ProgramStatus.ACTIVE:
         return []
-    ladder = [facts(exercise) for exercise in Exercise.objects.active().ladder()]
-    by_slug = {exercise.slug: exercise for exercise in Exercise.objects.active()}
+    exercises = list(Exercise.objects.active().ladder())
+    ladder = [facts(exercise) for exercise in exercises]
+    by_slug = {exercise.slug: exercise for exercise in exercises}
     latest = program.versions.order_by("-number").first()
     since = latest.created_at if latest else program.created_at
     logs_by_item: dict[int, list[progression.ItemLog]] = {}

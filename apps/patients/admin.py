@@ -17,7 +17,8 @@ class ReferralInline(admin.StackedInline):
         ("cause", "cause_other"), ("referring_clinician", "referral_date", "surgery_date"), "reason",
         "red_flags", ("red_flag_decision", "red_flag_decided_by", "red_flag_decided_at"), "red_flag_decision_note",
     ]
-    readonly_fields = ["red_flag_decided_by", "red_flag_decided_at"]
+    # The decision is recorded on the referral's own page, which stamps who and when.
+    readonly_fields = ["red_flag_decision", "red_flag_decision_note", "red_flag_decided_by", "red_flag_decided_at"]
     show_change_link = True
 
     def get_fields(self, request, obj=None):
@@ -43,15 +44,19 @@ class AppointmentInline(admin.TabularInline):
 
 
 class CauseFilter(admin.SimpleListFilter):
+    """Filter by referral cause; ``patient_ref`` points at the patient from the listed model."""
+
     title = "referral cause"
     parameter_name = "cause"
+    patient_ref = "pk"
 
     def lookups(self, request, model_admin):
         return ReferralCause.choices
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(Exists(Referral.objects.filter(patient=OuterRef("pk"), cause=self.value())))
+            referrals = Referral.objects.filter(patient=OuterRef(self.patient_ref), cause=self.value())
+            return queryset.filter(Exists(referrals))
         return queryset
 
 
@@ -156,10 +161,14 @@ class ReferralAdmin(SimpleHistoryAdmin):
                        "red_flag_decided_by", "red_flag_decided_at"]
         return fields
 
+    def get_readonly_fields(self, request, obj=None):
+        # Only a therapist records the decision (as services.record_red_flag_decision requires).
+        if request.user.has_perm("patients.decide_red_flag"):
+            return self.readonly_fields
+        return [*self.readonly_fields, "red_flag_decision", "red_flag_decision_note"]
+
     def save_model(self, request, obj, form, change):
         if "red_flag_decision" in form.changed_data and obj.red_flag_decision:
-            if not request.user.has_perm("patients.decide_red_flag"):
-                raise ValidationError("Only a therapist may decide on a red-flag screen.")
             from django.utils import timezone
 
             obj.red_flag_decided_by, obj.red_flag_decided_at = request.user, timezone.now()

@@ -36,10 +36,14 @@ def search_filter(text: str) -> Q:
     return query
 
 
+def open_red_flag(patient_ref: str = "pk") -> Exists:
+    """True when the patient (``patient_ref`` from the outer query) has a positive screen with no decision yet."""
+    return Exists(Referral.objects.filter(patient=OuterRef(patient_ref), red_flag_decision="").exclude(red_flags=[]))
+
+
 def with_red_flag_alert(queryset: QuerySet) -> QuerySet:
-    """Annotate ``red_flag_alert``: a referral with a positive screen and no decision yet."""
-    open_flag = Referral.objects.filter(patient=OuterRef("pk"), red_flag_decision="").exclude(red_flags=[])
-    return queryset.annotate(red_flag_alert=Exists(open_flag))
+    """Annotate ``red_flag_alert`` on a patient queryset."""
+    return queryset.annotate(red_flag_alert=open_red_flag())
 
 
 def patient_list(*, text: str = "", include_archived: bool = False) -> QuerySet:

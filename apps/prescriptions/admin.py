@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -8,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.ops.access import AccessLoggedAdminMixin
+from apps.patients.models import Referral
 from apps.prescriptions import services
 from apps.prescriptions.models import Exercise, PatientLink, Program, ProgramItem, ProgramStatus, ProgramVersion
 from apps.prescriptions.signals import program_activated
@@ -90,14 +92,17 @@ class ProgramItemInline(admin.TabularInline):
         return len(initial) if initial else (0 if obj else 1)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("exercise", "program__patient")
+        # The patient's latest referral cause, in the same query (not two queries per row).
+        latest_cause = (Referral.objects.filter(patient=OuterRef("program__patient"))
+                        .order_by("-referral_date", "-id").values("cause")[:1])
+        return super().get_queryset(request).select_related("exercise").annotate(
+            referral_cause=Subquery(latest_cause))
 
     @admin.display(description="caution for this referral")
     def caution_shown(self, item):
         if not item.pk:
             return "-"
-        cause = services.latest_referral(item.program).cause if services.latest_referral(item.program) else None
-        caution = item.exercise.caution_for(cause)
+        caution = item.exercise.caution_for(getattr(item, "referral_cause", None))
         return format_html('<strong class="caution">{}</strong>', caution) if caution else "-"
 
 
