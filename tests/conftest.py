@@ -63,6 +63,28 @@ def pytest_runtest_setup(item):
 
 
 
+# ---------------------------------------------------------------------------- figures
+
+_FIGURES: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def report_figure(request):
+    """Record a measured figure (latency, counts, ratios); printed after the test summary."""
+
+    def report(text: str) -> None:
+        _FIGURES.append((request.node.nodeid, text))
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FIGURES:
+        terminalreporter.section("figures measured by the tests")
+        for nodeid, text in _FIGURES:
+            terminalreporter.write_line(f"{text}    [{nodeid}]")
+
+
 # ---------------------------------------------------------------------------- people
 
 PASSWORD = "correct-horse-battery"
