@@ -47,6 +47,23 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
+def test_production_sends_hsts_over_https_and_redirects_plain_http():
+    probe = (
+        "from django.conf import settings; from django.test import Client; c = Client(); "
+        "s = c.get('/api/v1/me/', secure=True, headers={'host': 'clinic.example.org'}); "
+        "p = c.get('/api/v1/me/', headers={'host': 'clinic.example.org'}); "
+        "print('|', s.headers.get('Strict-Transport-Security')); print('|', p.status_code, p.headers.get('Location')); "
+        "print('|', settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE)"
+    )
+    result = manage("shell", "-c", probe, **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    hsts, redirect, secure_cookie = [line[2:] for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert hsts == "max-age=31536000; includeSubDomains"  # a year; preloading is the operator's choice
+    assert redirect == "301 https://clinic.example.org/api/v1/me/"
+    assert secure_cookie == "True True"  # session and CSRF cookies never travel over plain HTTP
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
