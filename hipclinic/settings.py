@@ -310,7 +310,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "filters": {"path_as_route": {"()": "apps.ops.log_filters.RequestPathAsRoute"}},
+    # Django logs the path of refused requests (CSRF, 404s, suspicious input); a path can
+    # be a patient's signed link, so every line written shows the URL pattern instead.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["path_as_route"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Our request and task lines replace these: theirs carry query strings, task
