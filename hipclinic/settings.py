@@ -260,7 +260,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Practice management for physical-therapy clinics treating weak hip flexors.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["hipclinic.api.IsClinicStaff"],  # signed in and holding a role
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,

@@ -1,0 +1,239 @@
+"""Who may open what, route by route: every desk page, every API endpoint and every admin page.
+
+``test_access_matrix.py`` covers the lists; this covers each route a URL pattern
+defines, with real objects for its ids, for anonymous visitors, users without a role,
+the front desk, therapists and clinic managers. A route added later fails
+``test_every_route_has_a_row`` until its row says who may use it.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog
+from axes.models import AccessLog as AxesAccessLog
+from django.contrib import admin
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from apps.accounts.roles import ROLE_PERMISSIONS
+from apps.assessments.models import Assessment, OutcomeMeasure
+from apps.followups.models import ProgressionProposal, SessionLog
+from apps.notifications.services import queue_email
+from apps.ops.models import AccessLog
+from apps.prescriptions.models import Exercise
+from apps.scheduling.models import TimeOff, WaitlistEntry
+from tests.factories import AppointmentFactory, ReferralFactory, TherapistFactory, UserFactory, appointment_kind
+from tests.followups.test_logging import prescribe, token_for
+
+ANON, NOROLE, DESK, THERAPIST, MANAGER = "anonymous", "no role", "front_desk", "therapist", "clinic_manager"
+ROLES = [ANON, NOROLE, DESK, THERAPIST, MANAGER]
+STAFF, CLINICIANS, NOBODY = {DESK, THERAPIST, MANAGER}, {THERAPIST, MANAGER}, set()
+
+# Route name -> method -> the roles it serves (everyone else gets 403; anonymous visitors
+# get the sign-in page, or 401 from the API). Nobody deletes through the API.
+READ_WRITE_STAFF = {"GET": STAFF, "POST": STAFF}
+STAFF_RECORD = {"GET": STAFF, "PATCH": STAFF, "DELETE": NOBODY}
+STAFF_ACTION = {"POST": STAFF}
+CLINICAL_LIST = {"GET": CLINICIANS, "POST": {THERAPIST}}
+CLINICAL_RECORD = {"GET": CLINICIANS, "PATCH": {THERAPIST}, "DELETE": NOBODY}
+ROUTES = {
+    "home": {"GET": STAFF},
+    **{f"desk:{name}": {"GET": STAFF} for name in (
+        "home", "followups", "day", "patients", "patient-new", "patient", "patient-book", "patient-series",
+        "appointment-reschedule", "appointment-cancel", "waitlist")},
+    **{f"desk:{name}": {"POST": STAFF} for name in (
+        "patient-waitlist", "patient-archive", "patient-restore", "appointment-check-in", "appointment-no-show")},
+    "prescriptions:handout": {"GET": CLINICIANS},
+    "api-me": {"GET": STAFF},
+    "api-patient-progress": {"GET": CLINICIANS},
+    "api-slots": {"GET": STAFF},
+    "api-schema": {"GET": STAFF},
+    "api-docs": {"GET": STAFF},
+    "user-list": {"GET": {MANAGER}, "POST": {MANAGER}},
+    "user-detail": {"GET": {MANAGER}, "PATCH": {MANAGER}, "DELETE": NOBODY},
+    "therapist-list": {"GET": STAFF},  # read-only: therapists and their hours are kept in the admin
+    "therapist-detail": {"GET": STAFF},
+    "patient-list": READ_WRITE_STAFF, "patient-detail": STAFF_RECORD, "patient-archive": STAFF_ACTION,
+    "referral-list": READ_WRITE_STAFF, "referral-detail": STAFF_RECORD,
+    "appointment-list": READ_WRITE_STAFF, "appointment-detail": STAFF_RECORD,
+    **{f"appointment-{action}": STAFF_ACTION for action in ("cancel", "check-in", "complete", "no-show")},
+    "series-list": STAFF_ACTION,
+    "waitlist-list": READ_WRITE_STAFF, "waitlist-detail": {"GET": STAFF, "DELETE": NOBODY},
+    "assessment-list": CLINICAL_LIST, "assessment-detail": CLINICAL_RECORD,
+    "outcome-measure-list": CLINICAL_LIST, "outcome-measure-detail": CLINICAL_RECORD,
+    "exercise-list": CLINICAL_LIST, "exercise-detail": CLINICAL_RECORD,
+    "program-list": CLINICAL_LIST, "program-detail": CLINICAL_RECORD,
+    "program-activate": {"POST": {THERAPIST}}, "program-stop": {"POST": {THERAPIST}},
+    "program-versions": {"GET": CLINICIANS},
+}
+# Open without signing in, and why.
+PUBLIC = {
+    "healthz": "load balancers and monitors; says only ok or not",
+    "login": "signing in", "logout": "signing out",
+    "password_reset": "asking for a reset e-mail", "password_reset_done": "its confirmation page",
+    "password_reset_confirm": "the signed reset link", "password_reset_complete": "its confirmation page",
+    "api-token": "exchanging a password for an API token (throttled, lockout by django-axes)",
+}
+# Opened by patients through signed links: tampering, expiry, revocation and other patients
+# are tested beside each (tests/prescriptions/test_patient_link.py, tests/followups/test_logging.py,
+# tests/assessments/test_intake.py, tests/scheduling/test_waitlist.py, tests/notifications/test_unsubscribe.py).
+SIGNED_LINKS = {"prescriptions:patient-program", "followups:log", "followups:thanks", "followups:morning",
+                "assessments:intake", "assessments:intake-thanks", "scheduling:waitlist-offer",
+                "notifications:unsubscribe"}
+
+
+def walk(patterns, prefix="", namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{pattern.namespace}:" if pattern.namespace else namespace
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), namespace + (pattern.name or "")
+
+
+@pytest.fixture
+def objects(db):
+    """One real object behind every id a route takes."""
+    therapist_user = UserFactory(role=THERAPIST)
+    referral = ReferralFactory(cause="prolonged_sitting")
+    patient = referral.patient
+    start = datetime(2030, 1, 8, 10, tzinfo=UTC)
+    appointment = AppointmentFactory(patient=patient, start=start)
+    program = prescribe(patient, therapist_user, "seated-knee-raise")
+    waitlist = WaitlistEntry.objects.create(patient=patient, kind=appointment_kind(), earliest=start.date(),
+                                            latest=start.date() + timedelta(days=7), created_by=therapist_user)
+    assessment = Assessment.objects.create(patient=patient, therapist=therapist_user, pain_now=2)
+    measure = OutcomeMeasure.objects.create(patient=patient, measure="nprs", items=[3], score=3, complete=True)
+    # One row for every admin page's change form too.
+    TimeOff.objects.create(therapist=appointment.therapist, start=start + timedelta(days=30),
+                           end=start + timedelta(days=31))
+    token_for(patient, therapist_user)
+    item = program.items.first()
+    SessionLog.objects.create(program=program, session_date=start.date(), submission_key="matrix")
+    ProgressionProposal.objects.create(program=program, item=item, action="progress",
+                                       current={"sets": 2, "dose_low": 8, "dose_high": 12},
+                                       proposed={"sets": 3, "dose_low": 8, "dose_high": 12},
+                                       reason="Two easy weeks")
+    queue_email(key="matrix", kind="test", to_email="x@example.org", subject="Hello",
+                text_template="emails/base.txt", html_template="emails/base.html", context={})
+    AccessLog.objects.create(user=therapist_user, record_type="patients.patient", record_id=str(patient.pk),
+                             patient_id=patient.pk, via="admin")
+    Token.objects.create(user=therapist_user)
+    AccessAttempt.objects.create(username="x", ip_address="127.0.0.1", failures_since_start=1)
+    AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1", locked_out=False)
+    AxesAccessLog.objects.create(username="x", ip_address="127.0.0.1")
+    return {
+        "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08",
+        "users": therapist_user.pk, "therapists": TherapistFactory().pk, "patients": patient.pk,
+        "referrals": referral.pk, "appointments": appointment.pk, "waitlist": waitlist.pk,
+        "assessments": assessment.pk, "outcome-measures": measure.pk,
+        "exercises": Exercise.objects.first().pk, "programs": program.pk, "program": program.pk,
+    }
+
+
+def fill(route: str, objects: dict) -> str:
+    """The route with real ids: '^patients/(?P<pk>[^/.]+)/archive/$' -> '/api/v1/patients/7/archive/'."""
+    path = route.replace("^", "").replace("$", "")
+    api = re.match(r"api/v1/([a-z-]+)/\(\?P<pk>", path)
+    if api:
+        path = re.sub(r"\(\?P<pk>[^)]+\)", str(objects[api.group(1)]), path)
+    path = re.sub(r"<int:pk>", str(objects["program"]), path) if path.startswith("programs/") else path
+    path = re.sub(r"<int:pk>", str(objects["patient_id"]), path)
+    path = re.sub(r"<(?:int|isodate):(\w+)>", lambda m: str(objects[m.group(1)]), path)
+    return "/" + path
+
+
+def client_for(role, client, api_client):
+    """A signed-in Django test client (pages) and a DRF client (API) for the role."""
+    if role == ANON:
+        return client, api_client
+    user = UserFactory(role=None if role == NOROLE else role)
+    client.force_login(user)
+    api_client.force_authenticate(user)
+    return client, api_client
+
+
+def routes():
+    return [(route, name) for route, name in walk(get_resolver().url_patterns)
+            if not route.startswith(("admin/", "^media/")) and "(?P<format>" not in route]
+
+
+def test_every_route_has_a_row():
+    names = {name for _, name in routes()}
+    assert names == set(ROUTES) | set(PUBLIC) | SIGNED_LINKS, names ^ (set(ROUTES) | set(PUBLIC) | SIGNED_LINKS)
+
+
+def denied(role: str, url: str) -> set[int]:
+    if role == ANON:
+        return {401} if url.startswith("/api/") else {302}
+    return {403}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_route_serves_exactly_the_roles_in_its_row(objects, role):
+    client, api_client = client_for(role, Client(), APIClient())
+    wrong = []
+    for route, name in routes():
+        if name not in ROUTES:
+            continue
+        url = fill(route, objects)
+        http = api_client if url.startswith("/api/") else client
+        for method, allowed in ROUTES[name].items():
+            status = getattr(http, method.lower())(url, {} if method in {"POST", "PATCH"} else None).status_code
+            if role in allowed and status in {401, 403, 404, 500} | ({302} if role == ANON else set()):
+                wrong.append(f"{method} {url}: {status}, but {role} may use it")
+            elif role not in allowed and status not in denied(role, url):
+                wrong.append(f"{method} {url}: {status}, but {role} may not use it")
+            if status == 302 and role == ANON:
+                assert "/accounts/login/" in (http.get(url).headers.get("Location") or ""), url
+    assert wrong == []
+
+
+def admin_pages(objects_by_model) -> list[tuple[str, str, str]]:
+    """(url, permission codename, app label) for every page of every admin model."""
+    pages = []
+    for model in admin.site._registry:
+        app, name = model._meta.app_label, model._meta.model_name
+        base = f"/admin/{app}/{name}/"
+        row = objects_by_model[model]
+        pages += [(base, f"view_{name}", app), (f"{base}add/", f"add_{name}", app),
+                  (f"{base}{row.pk}/change/", f"view_{name}", app), (f"{base}{row.pk}/history/", f"view_{name}", app),
+                  (f"{base}{row.pk}/delete/", f"delete_{name}", app)]
+    return pages
+
+
+# Pages the admin never offers, whatever the role holds, and where the work is done instead.
+NOT_IN_ADMIN = {
+    "scheduling.add_appointment": "booked on the desk pages or the API, which check the rota and overlaps",
+    "followups.add_progressionproposal": "proposed by the progression engine from the patient's logs",
+    "prescriptions.add_patientlink": "made by the program page's 'patient link' action",
+}
+
+
+def roles_holding(app: str, codename: str) -> set[str]:
+    if f"{app}.{codename}" in NOT_IN_ADMIN:
+        return set()
+    holders = {role.value for role, perms in ROLE_PERMISSIONS.items() if f"{app}.{codename}" in perms}
+    if codename.startswith("view_"):  # change permission implies view in the admin
+        change = codename.replace("view_", "change_", 1)
+        holders |= {role.value for role, perms in ROLE_PERMISSIONS.items() if f"{app}.{change}" in perms}
+    return holders
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_admin_page_follows_the_role_permissions(objects, role):
+    objects_by_model = {model: model._default_manager.first() for model in admin.site._registry}
+    assert [m for m, row in objects_by_model.items() if row is None] == []  # every change page has a row to show
+    client, _ = client_for(role, Client(), APIClient())
+    wrong = []
+    for url, codename, app in admin_pages(objects_by_model):
+        status = client.get(url).status_code
+        allowed = role in roles_holding(app, codename)
+        if allowed and status != 200:
+            wrong.append(f"{url}: {status}, but {role} holds {app}.{codename}")
+        elif not allowed and status not in denied(role, url):
+            wrong.append(f"{url}: {status}, but {role} lacks {app}.{codename}")
+    assert wrong == []
