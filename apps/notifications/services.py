@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import logging
 import random
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -27,7 +28,7 @@ from smtplib import SMTPException, SMTPRecipientsRefused, SMTPResponseException
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -298,12 +299,35 @@ def deliver(*, outbox_id: int, connection=None) -> str:
             return _record_failure(row, ours, error, permanent=True)
         # Recorded before anything else (even QUIT), to keep the window in which a
         # crash could lead to a second copy as short as it can be.
-        ours.update(status=OutboxStatus.SENT, sent_at=timezone.now(), locked_until=None, last_error="")
+        _record_sent(ours, outbox_id=outbox_id, lease=lease)
     finally:
         if not shared:
             _drop(connection)
     log.info("outbox sent id=%s kind=%s attempts=%d", row.pk, row.kind, row.attempts + 1)
     return OutboxStatus.SENT
+
+
+def _record_sent(ours, *, outbox_id: int, lease: datetime) -> None:
+    """Mark our row sent; if the database went away meanwhile (a restart), reconnect and try again.
+
+    The message has been accepted: losing this write would let the lease lapse and the
+    sweep send the message a second time. So keep trying while the lease is ours; after
+    it, the fenced UPDATE could change nothing anyway.
+    """
+    sent_at = timezone.now()
+    database = connections[ours.db]
+    pause = 0.25
+    while True:
+        try:
+            ours.update(status=OutboxStatus.SENT, sent_at=sent_at, locked_until=None, last_error="")
+            return
+        except (OperationalError, InterfaceError) as error:
+            if database.in_atomic_block or timezone.now() + timedelta(seconds=pause) >= lease:
+                raise
+            log.warning("outbox record-sent retry id=%s error=%s", outbox_id, type(error).__name__)
+            database.close()  # the next query opens a fresh connection
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def _drop(connection) -> None:

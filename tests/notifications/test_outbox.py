@@ -250,3 +250,32 @@ def test_an_email_that_cannot_be_built_is_parked_at_once_not_retried_forever(mai
     row.refresh_from_db()
     assert (row.status, row.attempts, row.last_error) == (OutboxStatus.FAILED, 1, "BadHeaderError")
     assert mailoutbox == []
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as in a worker: the connection can be replaced
+def test_an_accepted_email_is_recorded_as_sent_when_the_database_connection_drops_meanwhile(
+    mailoutbox, monkeypatch, caplog
+):
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    caplog.set_level(logging.WARNING)
+    row = queue_patient_email(PatientFactory(), send_after=timezone.now() + timedelta(hours=1))  # not sent yet
+    OutboxEmail.objects.filter(pk=row.pk).update(send_after=timezone.now())
+    update, dropped = QuerySet.update, []
+
+    def update_after_a_restart(queryset, **values):
+        if values.get("status") == OutboxStatus.SENT and not dropped:  # a PostgreSQL restart mid-send
+            dropped.append(values)
+            raise OperationalError("server closed the connection unexpectedly")
+        return update(queryset, **values)
+
+    monkeypatch.setattr(QuerySet, "update", update_after_a_restart)
+    assert services.deliver(outbox_id=row.pk) == OutboxStatus.SENT
+
+    row.refresh_from_db()
+    assert (row.status, row.locked_until) == (OutboxStatus.SENT, None)  # so no sweep sends it again
+    assert len(mailoutbox) == 1 and dropped
+    assert [r.getMessage() for r in caplog.records if r.name == "hipclinic.outbox"] == [
+        f"outbox record-sent retry id={row.pk} error=OperationalError"
+    ]
