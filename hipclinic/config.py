@@ -20,6 +20,7 @@ FALSE_WORDS = {"0", "false", "no", "off", ""}
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 EMAIL_SCHEMES = {"smtp", "smtp+tls", "smtp+ssl"}
 BROKER_SCHEMES = {"filesystem", "redis", "rediss"}
+CACHE_SCHEMES = {"redis", "rediss"}
 
 
 class ConfigError(ImproperlyConfigured):
@@ -104,6 +105,15 @@ def broker_url(url: str) -> str:
             "use redis://host:port/db (or leave it unset for the embedded file-system broker)"
         )
     return url
+
+
+def cache_config(url: str) -> dict:
+    """Redis when CACHE_URL names one (shared by every process); else this process's memory."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if _scheme(url) not in CACHE_SCHEMES:
+        raise ConfigError(f"CACHE_URL scheme {_scheme(url)!r} is not supported; use redis://host:port/db")
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
 
 
 def time_zone(name: str) -> str:

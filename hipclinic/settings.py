@@ -200,6 +200,12 @@ EMAIL_TIMEOUT = config.env_int("EMAIL_TIMEOUT", 15, minimum=1)
 DEFAULT_FROM_EMAIL = config.env_str("DEFAULT_FROM_EMAIL") or "hipclinic <no-reply@localhost>"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# ---------------------------------------------------------------------------- CACHE
+
+# What must hold across gunicorn workers (the API token rate limit) needs a shared cache:
+# CACHE_URL=redis://... in production (check --deploy says so when it is missing).
+CACHES = {"default": config.cache_config(config.env_str("CACHE_URL"))}
+
 # ---------------------------------------------------------------------------- CELERY
 
 CELERY_BROKER_URL = config.broker_url(config.env_str("CELERY_BROKER_URL") or "filesystem://")

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
     "SECRET_KEY": "kq3-production-secret-for-tests-0123456789abcdefghijklmnopqrstuv",
     "ALLOWED_HOSTS": "clinic.example.org",
+    "CACHE_URL": "redis://127.0.0.1:6379/15",  # only configured: check --deploy connects to nothing
 }
 
 
@@ -47,6 +48,33 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
+def test_check_deploy_warns_when_no_shared_cache_holds_the_rate_limit():
+    without_cache = {key: value for key, value in PRODUCTION.items() if key != "CACHE_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **without_cache)
+    assert result.returncode != 0
+    assert "hipclinic.W001" in result.stderr + result.stdout and "CACHE_URL is not set" in result.stderr + result.stdout
+
+
+@pytest.mark.redis
+def test_the_token_rate_limit_is_shared_by_every_web_process(settings):
+    """Two processes (two gunicorn workers, say) with one CACHE_URL share one count."""
+    url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/15"
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    probe = (
+        "from django.test import Client; c = Client(); "
+        "print('|', *[c.post('/api/v1/auth/token/', {}).status_code "
+        "for _ in range(6)])"
+    )
+    env = {"DEBUG": "1", "ALLOWED_HOSTS": "testserver", "CACHE_URL": url, "API_TOKEN_RATE": "10/min"}
+    first, second = (manage("shell", "-c", probe, **env) for _ in range(2))
+
+    codes = [line[2:].split() for result in (first, second) for line in result.stdout.splitlines()
+             if line.startswith("| ")]
+    assert codes == [["400"] * 6, ["400"] * 4 + ["429"] * 2], first.stderr + second.stderr
+
+
 def test_production_sends_hsts_over_https_and_redirects_plain_http():
     probe = (
         "from django.conf import settings; from django.test import Client; c = Client(); "
@@ -72,11 +100,12 @@ def test_production_sends_hsts_over_https_and_redirects_plain_http():
         ("EMAIL_URL", "smtps-typo://mail.example.org", "EMAIL_URL scheme 'smtps-typo' is not supported"),
         ("CELERY_BROKER_URL", "amqp://guest@localhost//", "CELERY_BROKER_URL scheme 'amqp' is not supported"),
         ("CLINIC_TIME_ZONE", "Mars/Olympus_Mons", "is not an IANA time zone"),
+        ("CACHE_URL", "memcached://127.0.0.1:11211", "CACHE_URL scheme 'memcached' is not supported"),
         ("SESSION_IDLE_MINUTES", "half an hour", "is not a whole number"),
     ],
 )
 def test_a_bad_value_names_the_variable_in_one_line(variable, value, message):
-    result = manage("check", **PRODUCTION, **{variable: value})
+    result = manage("check", **{**PRODUCTION, variable: value})
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert message in result.stderr
