@@ -9,6 +9,7 @@ from apps.scheduling.models import (
     WaitlistEntry,
     WorkingHours,
 )
+from hipclinic.admin_lists import LargeTablePaginator
 
 
 class WorkingHoursInline(admin.TabularInline):
@@ -65,8 +66,9 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "therapist"]
     list_select_related = ["patient", "therapist", "kind"]
     search_fields = ["patient__record_number", "patient__last_name"]
-    date_hierarchy = "start"
+    date_hierarchy = "start"  # its drill-down comes from the first and last start (the change_list template)
     show_full_result_count = False
+    paginator = LargeTablePaginator  # no COUNT(*) of the whole table on every page (hipclinic/admin_lists.py)
     readonly_fields = ["patient", "therapist", "kind", "start", "end", "status", "series", "overlap_reason",
                        "booked_by", "created_at", "updated_at"]
     inlines = [StatusChangeInline]

@@ -170,6 +170,7 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["start", "id"]
         indexes = [
+            models.Index(fields=["start", "id"]),  # the default ordering: admin pages read it, not sort it
             models.Index(fields=["therapist", "start"]),
             models.Index(fields=["patient", "start"]),
             models.Index(fields=["status", "start"]),
