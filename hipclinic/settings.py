@@ -255,13 +255,20 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["hipclinic.api.RolePermissions"],
+    # JSON only: form encodings cannot carry the API's nested items, lists and nulls, and DRF
+    # reads a form differently (a field left out of a PUT form is set to false or blank, an
+    # empty one counts as not given). The token view still takes forms (DRF's own choice).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "hipclinic.api.Pagination",
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "hipclinic.api.FilterBackend",  # django-filter, refusing values it would ignore
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hipclinic.openapi.AutoSchema",  # documents the error answers too
     "DEFAULT_THROTTLE_RATES": {"token": config.env_str("API_TOKEN_RATE") or "10/min"},
+    # The throttle's client address, from the same PROXY_COUNT as the lockout. DRF's default
+    # (None) takes X-Forwarded-For as sent, so a client could name a new address each time.
+    "NUM_PROXIES": AXES_IPWARE_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

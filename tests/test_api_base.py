@@ -6,7 +6,8 @@ from rest_framework.authtoken.models import Token
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from tests.conftest import PASSWORD
-from tests.factories import UserFactory
+from tests.factories import PatientFactory, UserFactory
+from tests.openapi import assert_documented, served_schema
 
 
 @pytest.mark.django_db
@@ -95,3 +96,73 @@ def test_the_openapi_schema_and_docs_are_served_to_staff(client, frontdesk):
     assert document["openapi"].startswith("3.")
     assert "/api/v1/auth/token/" in document["paths"] and "/api/v1/users/" in document["paths"]
     assert client.get("/api/docs/").status_code == 200
+
+
+# ---------------------------------------------------------------------------- found by API fuzzing
+
+
+@pytest.mark.django_db
+def test_the_errors_an_operation_answers_are_documented_in_the_schema(api_client, frontdesk):
+    # The schema listed only each operation's success, so every 400, 401, 403 and 404 was undocumented.
+    api_client.force_authenticate(frontdesk)
+    schema = served_schema(api_client)
+
+    assert_documented(schema, api_client.post("/api/v1/patients/", {}, format="json"), "POST", "/api/v1/patients/")
+    assert_documented(schema, api_client.get("/api/v1/programs/"), "GET", "/api/v1/programs/")
+    assert_documented(schema, api_client.get("/api/v1/patients/999999/"), "GET", "/api/v1/patients/{id}/")
+    api_client.force_authenticate(None)
+    assert_documented(schema, api_client.get("/api/v1/patients/"), "GET", "/api/v1/patients/")
+
+
+@pytest.mark.django_db
+def test_an_api_address_that_matches_no_route_answers_json_like_the_rest_of_the_api(api_client, client, frontdesk):
+    api_client.force_authenticate(frontdesk)
+
+    for path in ("/api/v1/patients/-2.5e-84/", "/api/v1/no-such-list/"):  # the first, a fuzzer's id
+        response = api_client.get(path)
+        assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")  # pages keep the HTML page
+
+
+@pytest.mark.parametrize("page_size", ["abc", "0", "-3", "2.5", ""])
+@pytest.mark.django_db
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_refused_not_ignored(api_client, manager, page_size):
+    api_client.force_authenticate(manager)
+
+    response = api_client.get("/api/v1/users/", {"page_size": page_size})
+
+    assert response.status_code == 400 and "page_size" in response.json()
+
+
+@pytest.mark.django_db
+def test_an_empty_page_number_is_an_invalid_page_like_any_unreadable_one(api_client, manager):
+    api_client.force_authenticate(manager)
+
+    assert api_client.get("/api/v1/users/", {"page": ""}).status_code == 404
+    assert api_client.get("/api/v1/users/", {"page": "abc"}).status_code == 404
+    assert api_client.get("/api/v1/users/", {"page": "1"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_api_reads_json_only_so_a_form_cannot_clear_what_it_leaves_out(api_client, frontdesk):
+    # A PUT form without the consent checkbox read as "no consent"; JSON leaves an absent field alone.
+    patient = PatientFactory(email_consent=True)
+    api_client.force_authenticate(frontdesk)
+
+    response = api_client.put(f"/api/v1/patients/{patient.pk}/", {"first_name": "Ada", "last_name": "Lovelace",
+                                                                  "date_of_birth": "1960-12-10", "sex": "female"},
+                              format="multipart")
+
+    assert response.status_code == 415
+    assert_documented(served_schema(api_client), response, "PUT", "/api/v1/patients/{id}/")
+    patient.refresh_from_db()
+    assert patient.email_consent is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_username_longer_than_any_account_s_is_refused_rather_than_a_server_error(api_client):
+    # django-axes records the failed sign-in with the username; PostgreSQL refused one over 255 characters.
+    response = api_client.post("/api/v1/auth/token/", {"username": "u" * 300, "password": "guess"}, format="json")
+
+    assert response.status_code == 400 and "username" in response.json()

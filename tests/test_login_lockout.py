@@ -2,6 +2,8 @@
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from rest_framework.throttling import ScopedRateThrottle
 
 from tests.conftest import PASSWORD
 
@@ -41,3 +43,18 @@ def test_the_api_token_endpoint_is_locked_out_too(api_client, frontdesk, setting
 
     assert response.status_code == 429
     assert "token" not in response.json()
+
+
+def test_the_token_rate_limit_holds_when_the_client_names_a_new_forwarded_address_each_time(
+    api_client, frontdesk, settings
+):
+    cache.clear()  # the throttle counts of earlier tests
+    allowed, _period = ScopedRateThrottle().parse_rate(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["token"])
+
+    statuses = [
+        api_client.post("/api/v1/auth/token/", {"username": "frontdesk", "password": PASSWORD}, format="json",
+                        HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(allowed + 1)
+    ]
+
+    assert statuses == [200] * allowed + [429]

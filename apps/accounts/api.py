@@ -1,6 +1,7 @@
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -60,9 +61,18 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
+class TokenRequestSerializer(AuthTokenSerializer):
+    """DRF's, with a username no longer than an account's can be: a longer one went on to
+    django-axes' record of the failed sign-in, which PostgreSQL refused (a 500)."""
+
+    username = serializers.CharField(label="Username", write_only=True,
+                                     max_length=User._meta.get_field("username").max_length)
+
+
 class TokenView(ObtainAuthToken):
     """POST username and password, get ``{"token": ...}`` for ``Authorization: Token <token>``."""
 
+    serializer_class = TokenRequestSerializer
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
 

@@ -6,8 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.patients import selectors, services
-from apps.patients.models import Patient, RedFlag, Referral
-from hipclinic.api import as_api_error
+from apps.patients.models import Patient, RedFlag, RedFlagDecision, Referral
+from hipclinic.api import as_api_error, query_flag
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -47,7 +47,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     ordering_fields = ["last_name", "record_number", "date_of_birth"]
 
     def get_queryset(self):
-        include_archived = self.action != "list" or self.request.query_params.get("archived") == "true"
+        include_archived = self.action != "list" or query_flag(self.request, "archived")
         return selectors.patient_list(text=self.request.query_params.get("q", ""), include_archived=include_archived)
 
     @extend_schema(parameters=[
@@ -72,6 +72,10 @@ class ReferralSerializer(serializers.ModelSerializer):
     red_flags = serializers.ListField(child=serializers.ChoiceField(choices=RedFlag.choices), required=False)
     red_flag_positive = serializers.BooleanField(read_only=True)
     red_flag_unresolved = serializers.BooleanField(read_only=True)
+    # Declared so the schema says what an undecided referral answers: "" (a read-only model
+    # field loses allow_blank in DRF, and the schema then listed only the two decisions).
+    red_flag_decision = serializers.ChoiceField(choices=RedFlagDecision.choices, allow_blank=True, read_only=True,
+                                                help_text="Blank until a therapist decides.")
 
     class Meta:
         model = Referral

@@ -1,3 +1,4 @@
+import functools
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -10,8 +11,13 @@ from simple_history.models import HistoricalRecords
 RECORD_NUMBER_PREFIX = "HC"
 
 
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())  # reads the time zone database from disk: once
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in available_timezones():
+    if value not in time_zone_names():
         raise ValidationError("Enter an IANA time zone such as Europe/London.", code="invalid_time_zone")
 
 

@@ -86,6 +86,15 @@ class ProgramSerializer(serializers.ModelSerializer):
         versions = list(program.versions.all())  # prefetched
         return versions[-1].number if versions else None
 
+    def validate_items(self, items):
+        # The items given replace the program's list, so each must be whole, even in a PATCH
+        # (DRF passes a PATCH's leave-fields-out down to nested items: a 500 before).
+        required = [name for name, field in ProgramItemSerializer().fields.items() if field.required]
+        missing = [{name: ["This field is required."] for name in required if name not in item} for item in items]
+        if any(missing):
+            raise serializers.ValidationError(missing)
+        return items
+
     def _save(self, program, validated_data):
         items_data = validated_data.pop("items", None)
         for name, value in validated_data.items():
@@ -146,8 +155,9 @@ class ProgramViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins.Re
         program.save()
         return Response(ProgramSerializer(program, context={"request": request}).data)
 
+    # The whole list, unpaged and unfiltered: the list's filters and paging are not this action's.
     @extend_schema(responses=ProgramVersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def versions(self, request, pk=None):
         program = self.get_object()
         return Response(ProgramVersionSerializer(program.versions.order_by("number"), many=True).data)

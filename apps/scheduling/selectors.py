@@ -16,6 +16,9 @@ from django.utils import timezone
 from apps.scheduling import slots as slot_math
 from apps.scheduling.models import Appointment, AppointmentKind, Therapist, TimeOff, WorkingHours
 
+# A working block lies within one local day: 25 hours at most, on the day clocks go back.
+MAX_BLOCK_LENGTH = timedelta(hours=25)
+
 
 @dataclass(frozen=True, slots=True)
 class Slot:
@@ -113,6 +116,10 @@ def free_slots(
 def working_hours_cover(*, therapist: Therapist, start: datetime, end: datetime) -> bool:
     """Whether ``[start, end)`` lies inside one of the therapist's working blocks (one query)."""
     if end <= start:
+        return False
+    if end - start > MAX_BLOCK_LENGTH:
+        # No block is longer than a day, and without this a booking ending years after its
+        # start built every working day in between (seconds of work for one request).
         return False
     zone = clinic_zone()
     weekly = [

@@ -6,6 +6,7 @@ import pytest
 
 from apps.patients.models import Patient, Referral
 from tests.factories import AppointmentFactory, PatientFactory, ReferralFactory
+from tests.openapi import assert_documented, served_schema
 
 PATIENT = {
     "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1960-12-10", "sex": "female",
@@ -163,3 +164,33 @@ def test_withdrawing_consent_is_time_stamped(frontdesk):
     patient.refresh_from_db()
     assert patient.email_consent is False and patient.email_consent_changed_at > first_stamp
     assert not patient.can_receive_email
+
+
+# ---------------------------------------------------------------------------- found by API fuzzing
+
+
+@pytest.mark.parametrize("query", [{"email_consent": "ture"}, {"email_consent": ""}, {"sex": ""},
+                                   {"archived": "yes"}])
+@pytest.mark.django_db
+def test_a_filter_that_cannot_be_read_is_refused_not_dropped(api_client, frontdesk, query):
+    # ?email_consent=ture listed every patient, consenting or not, as if no filter had been asked.
+    PatientFactory(email_consent=True)
+    PatientFactory(email_consent=False)
+    api_client.force_authenticate(frontdesk)
+
+    response = api_client.get("/api/v1/patients/", query)
+
+    assert response.status_code == 400 and set(query) <= set(response.json())
+    assert api_client.get("/api/v1/patients/", {"email_consent": "false"}).json()["count"] == 1
+
+
+@pytest.mark.django_db
+def test_an_undecided_red_flag_answers_as_the_schema_says(api_client, therapist):
+    # The schema listed only the two decisions; an undecided referral answers "".
+    referral = ReferralFactory(red_flags=["trauma"])
+    api_client.force_authenticate(therapist)
+
+    response = api_client.get(f"/api/v1/referrals/{referral.pk}/")
+
+    assert response.json()["red_flag_decision"] == ""
+    assert_documented(served_schema(api_client), response, "GET", "/api/v1/referrals/{id}/")

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus, ProgramVersion
 from tests.factories import ReferralFactory
+from tests.openapi import assert_documented, served_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -239,6 +240,30 @@ def test_the_versions_of_a_draft_are_empty(writer, patient):
     created = create(writer, patient, [row("seated-knee-raise")])
 
     assert writer.get(f"{PROGRAMS}{created.json()['id']}/versions/").json() == []
+
+
+def test_the_versions_are_one_whole_list_whatever_the_query(writer, patient):
+    # The program list's filters and paging were applied here too: ?patient=<another> gave a 404,
+    # and the schema promised a page of versions (and the list's filters) where a list comes.
+    url = active_program(writer, patient, [row("seated-knee-raise")])
+    other = ReferralFactory(cause="lack_of_exercise").patient
+
+    response = writer.get(url + "versions/", {"patient": other.pk, "status": "stopped", "page_size": 1})
+
+    assert response.status_code == 200 and [v["number"] for v in response.json()] == [1]
+    assert_documented(served_schema(writer), response, "GET", "/api/v1/programs/{id}/versions/")
+
+
+def test_a_patch_with_an_incomplete_item_names_what_is_missing(writer, patient):
+    # A PATCH may leave fields out, but the items it gives replace the list: an item without
+    # its exercise was a 500.
+    url = active_program(writer, patient, [row("seated-knee-raise")])
+
+    response = writer.patch(url, {"items": [{"order": 2}]}, format="json")
+
+    assert response.status_code == 400
+    assert {"exercise", "sets", "dose_low", "dose_high"} <= set(response.json()["items"][0])
+    assert [item["exercise"] for item in writer.get(url).json()["items"]] == ["seated-knee-raise"]
 
 
 # ---------------------------------------------------------------------------- who may do what

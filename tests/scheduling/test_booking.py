@@ -1,5 +1,6 @@
 """Booking rules, as the front desk and integrators meet them through the API."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from tests.factories import (
     UserFactory,
     appointment_kind,
 )
+from tests.openapi import assert_documented, served_schema
 
 # Monday 23 November 2026, 08:00 UTC (the clinic's zone in tests is UTC).
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -288,3 +290,38 @@ def test_a_nul_character_in_a_patient_search_finds_nothing_rather_than_failing(a
     api_client.force_authenticate(frontdesk)
 
     assert api_client.get("/api/v1/patients/", {"q": "Ada\x00"}).status_code == 200
+
+
+# ---------------------------------------------------------------------------- found by API fuzzing
+
+
+def test_a_booking_ending_years_after_it_starts_is_refused_at_once(api_client, frontdesk, therapist, patient):
+    # The working-hours check built every working day between start and end: seconds for one request.
+    started = time.perf_counter()
+
+    response = book(api_client, frontdesk, patient=patient.pk, therapist=therapist.pk, kind="follow_up",
+                    start="2026-11-24T10:00:00+00:00", end="9999-12-30T10:00:00+00:00")
+
+    assert time.perf_counter() - started < 2
+    assert response.status_code == 400 and "working hours" in " ".join(response.json()["start"])
+
+
+def test_a_refused_series_answers_as_the_schema_says(api_client, frontdesk):
+    # The schema documented a 400 as the series result only; refused input answers field errors.
+    api_client.force_authenticate(frontdesk)
+
+    response = api_client.post("/api/v1/series/", {"occurrences": 0}, format="json")
+
+    assert response.status_code == 400 and "patient" in response.json()
+    assert_documented(served_schema(api_client), response, "POST", "/api/v1/series/")
+
+
+@pytest.mark.postgres
+def test_a_date_time_filter_with_any_offset_finds_the_same_instant(api_client, frontdesk, therapist):
+    # PostgreSQL refuses offsets beyond 15:59, which Python and ISO 8601 allow: that was a 500.
+    AppointmentFactory(therapist=therapist, start=TUESDAY_10)
+    api_client.force_authenticate(frontdesk)
+
+    response = api_client.get("/api/v1/appointments/", {"start__gte": "2026-11-24T09:44:00+23:45"})
+
+    assert response.status_code == 200 and response.json()["count"] == 1

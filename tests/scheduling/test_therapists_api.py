@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.roles import Role
 from tests.factories import TherapistFactory, UserFactory
+from tests.openapi import assert_documented, served_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,8 @@ def test_a_therapist_comes_with_their_working_hours(api_client, frontdesk):
     assert [(h["weekday"], h["start_time"], h["end_time"]) for h in body["working_hours"]] == [
         (0, "09:00:00", "12:30:00"), (2, "13:00:00", "17:00:00"),
     ]
+    # The schema said format "time", which requires an offset these wall-clock times rightly lack.
+    assert_documented(served_schema(api_client), response, "GET", "/api/v1/therapists/{id}/")
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -8,6 +8,7 @@ from apps.patients.models import Patient
 from apps.scheduling import services
 from apps.scheduling.models import Appointment, AppointmentKind, Therapist, WaitlistEntry
 from hipclinic.api import SlugRelatedField, as_api_error
+from hipclinic.openapi import field_errors_schema
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
@@ -125,7 +126,12 @@ class SeriesViewSet(viewsets.GenericViewSet):
     queryset = Appointment.objects.none()  # permissions: scheduling.add_appointment
     serializer_class = SeriesSerializer
 
-    @extend_schema(request=SeriesSerializer, responses={201: SeriesResultSerializer, 400: SeriesResultSerializer})
+    @extend_schema(request=SeriesSerializer, responses={
+        201: SeriesResultSerializer,
+        # Either refused input (messages by field) or, when every occurrence clashed, the result.
+        400: OpenApiResponse({"anyOf": [{"$ref": "#/components/schemas/SeriesResult"}, field_errors_schema()]},
+                             description="Refused input, or every occurrence clashed (nothing booked)."),
+    })
     def create(self, request):
         body = SeriesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
