@@ -86,12 +86,13 @@ SIGNED_LINKS = {"prescriptions:patient-program", "followups:log", "followups:tha
 
 
 def walk(patterns, prefix="", namespace=""):
+    """(route, namespaced name, view) of every URL pattern."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             inner = f"{pattern.namespace}:" if pattern.namespace else namespace
             yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
         elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), namespace + (pattern.name or "")
+            yield prefix + str(pattern.pattern), namespace + (pattern.name or ""), pattern.callback
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ def client_for(role, client, api_client):
 
 
 def routes():
-    return [(route, name) for route, name in walk(get_resolver().url_patterns)
+    return [(route, name) for route, name, _view in walk(get_resolver().url_patterns)
             if not route.startswith(("admin/", "^media/")) and "(?P<format>" not in route]
 
 

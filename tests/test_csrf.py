@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.test import Client
-from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from django.urls import Resolver404, get_resolver, resolve
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
@@ -25,6 +25,7 @@ from apps.scheduling import services as scheduling
 from apps.scheduling.models import AppointmentStatus, WaitlistEntry, WaitlistOffer
 from tests.factories import AppointmentFactory, PatientFactory, appointment_kind
 from tests.followups.test_logging import prescribe, token_for
+from tests.test_access_every_route import walk
 from tests.test_query_budgets import make_rows
 
 pytestmark = pytest.mark.django_db
@@ -176,16 +177,8 @@ def test_the_api_asks_a_browser_session_for_the_token_but_not_a_token_client(fro
 
 
 def test_no_view_skips_csrf_except_the_ones_listed_with_their_reason():
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                namespace = f"{pattern.namespace}:" if pattern.namespace else prefix
-                yield from walk(pattern.url_patterns, namespace)
-            elif isinstance(pattern, URLPattern):
-                yield f"{prefix}{pattern.name}", pattern.callback
-
     exempt = set()
-    for name, view in walk(get_resolver().url_patterns):
+    for _route, name, view in walk(get_resolver().url_patterns):
         view_class = getattr(view, "cls", None)
         if view_class and issubclass(view_class, APIView):
             continue  # DRF exempts the view and checks CSRF itself for session sign-ins (test above)

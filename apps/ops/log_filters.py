@@ -2,6 +2,8 @@
 
 import logging
 
+from apps.ops.middleware import route_of
+
 
 class RequestPathAsRoute(logging.Filter):
     """Write the URL pattern in place of the request's path in Django's own log lines.
@@ -16,8 +18,7 @@ class RequestPathAsRoute(logging.Filter):
         request = getattr(record, "request", None)
         path = getattr(request, "path", None)
         if path:
-            match = getattr(request, "resolver_match", None)
-            route = "/" + match.route if match is not None else "<unmatched path>"
+            route = route_of(request, default="<unmatched path>")
             message = record.getMessage()
             for raw in (request.get_full_path(), path):
                 message = message.replace(raw, route)

@@ -4,6 +4,12 @@ import time
 logger = logging.getLogger("hipclinic.request")
 
 
+def route_of(request, default: str = "-") -> str:
+    """The URL pattern the request matched (``/p/<str:token>/``), never its path."""
+    match = getattr(request, "resolver_match", None)
+    return "/" + match.route if match is not None else default
+
+
 class RequestLogMiddleware:
     """One log line per request: method, URL pattern, status, duration, user id.
 
@@ -18,8 +24,7 @@ class RequestLogMiddleware:
         started = time.monotonic()
         response = self.get_response(request)
         elapsed = (time.monotonic() - started) * 1000
-        match = getattr(request, "resolver_match", None)
-        route = "/" + match.route if match is not None else "-"
+        route = route_of(request)
         user = getattr(request, "user", None)
         user_id = user.pk if user is not None and user.is_authenticated else "-"
         logger.info("%s %s %s %.0fms user=%s", request.method, route, response.status_code, elapsed, user_id)
