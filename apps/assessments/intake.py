@@ -28,6 +28,7 @@ from apps.assessments.scoring import psfs as psfs_scoring
 from apps.assessments.services import intake_expiry, record_outcome
 from apps.notifications.services import queue_email
 from apps.patients.models import Patient
+from hipclinic.zones import long_date
 
 log = logging.getLogger("hipclinic.intake")
 
@@ -92,13 +93,11 @@ def send_intake_invitation(*, patient: Patient, sent_by: User) -> IntakeInvitati
 
 
 def _email_context(invitation: IntakeInvitation) -> dict:
-    from apps.scheduling.emails import patient_zone
-
-    local = invitation.expires_at.astimezone(patient_zone(invitation.patient))
+    local = invitation.expires_at.astimezone(invitation.patient.zone)
     return {
         "first_name": invitation.patient.first_name,
         "intake_url": intake_url(invitation),
-        "expires_on": f"{local:%A} {local.day} {local:%B %Y}",
+        "expires_on": long_date(local.date()),
     }
 
 

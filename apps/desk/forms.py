@@ -18,8 +18,7 @@ from django.utils import timezone
 
 from apps.patients.models import Patient, Referral
 from apps.scheduling.models import AppointmentKind, AppointmentStatus, Therapist
-from apps.scheduling.selectors import clinic_zone
-from apps.scheduling.slots import local_to_utc
+from hipclinic.zones import clinic_zone, local_to_utc
 
 SERIES_MAX_OCCURRENCES = 52
 SERIES_MAX_INTERVAL_WEEKS = 12

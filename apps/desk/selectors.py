@@ -16,8 +16,7 @@ from django.utils import timezone
 from apps.patients.models import Patient, Referral
 from apps.patients.selectors import open_red_flag, with_red_flag_alert
 from apps.scheduling.models import Appointment, Therapist, WaitlistEntry, WaitlistStatus, WorkingHours
-from apps.scheduling.selectors import clinic_zone
-from apps.scheduling.slots import local_day_bounds
+from hipclinic.zones import clinic_zone, local_day_bounds
 
 # Only what the front desk may see of a referral.
 REFERRAL_DESK_FIELDS = ("id", "patient_id", "cause", "cause_other", "referring_clinician", "referral_date")

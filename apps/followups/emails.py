@@ -1,6 +1,5 @@
 """Patient e-mails of the follow-up loop, through the outbox (exactly once per key)."""
 
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,5 +27,5 @@ def queue_progression_notice(version: ProgramVersion):
                  "program_url": prescriptions.patient_link_url(link), "clinic_url": settings.SITE_URL},
         patient=program.patient,
         # Never between 21:00 and 08:00 in the patient's zone: held until the morning.
-        send_after=next_allowed(timezone.now(), ZoneInfo(program.patient.time_zone)),
+        send_after=next_allowed(timezone.now(), program.patient.zone),
     )

@@ -24,7 +24,6 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -37,7 +36,7 @@ from apps.notifications.quiet_hours import is_quiet, next_allowed
 from apps.notifications.services import build_email, queue_many
 from apps.prescriptions.models import PatientLink, Program, ProgramItem, ProgramStatus
 from apps.prescriptions.services import patient_link_url
-from apps.scheduling.emails import long_when, patient_zone
+from hipclinic.zones import clinic_zone, iso_week, long_date, zones_by_local_date
 
 KIND_WEEKLY_PLAN = "weekly-plan"
 KIND_MISSED_SESSION = "missed-session"
@@ -59,24 +58,6 @@ def missed_session_days() -> int:
 
 def front_desk_email() -> str:
     return getattr(settings, "FRONT_DESK_EMAIL", "frontdesk@localhost")
-
-
-def iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-@functools.cache
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))  # what Patient.time_zone is validated against
-
-
-def zones_by_local_date(now: datetime) -> dict[date, list[str]]:
-    """Every IANA zone grouped by its calendar date at ``now``: two or three groups."""
-    groups: dict[date, list[str]] = defaultdict(list)
-    for name in _zone_names():
-        groups[now.astimezone(ZoneInfo(name)).date()].append(name)
-    return groups
 
 
 def _emailable(programs: QuerySet) -> QuerySet:
@@ -135,11 +116,11 @@ def queue_weekly_plans(now: datetime) -> int:
     )
     planned = {}
     for program in programs:
-        zone = patient_zone(program.patient)
+        zone = program.patient.zone
         today = now.astimezone(zone).date()
         week = (today - program.start_date).days // 7 + 1
         if today.weekday() != _plan_weekday(program) or not 1 < week <= program.weeks:
-            continue  # an unknown zone name (patient_zone's fallback) or a program that has ended
+            continue  # an unknown zone name (Patient.zone's fallback) or a program that has ended
         planned[f"{KIND_WEEKLY_PLAN}:{program.pk}:{iso_week(today)}"] = (program, zone, week)
     if not planned:
         return 0
@@ -211,7 +192,7 @@ def queue_missed_session_nudges(now: datetime) -> int:
     rows = {}
     for program in missed_session_programs(now):
         patient = program.patient
-        zone = patient_zone(patient)
+        zone = patient.zone
         today = now.astimezone(zone).date()
         if (today - program.last_activity).days < missed_session_days():
             continue  # not yet in the patient's own date
@@ -266,8 +247,7 @@ def queue_therapist_alerts(now: datetime) -> int:
     the keys already queued, one INSERT. Staff e-mail: no patient consent applies; the
     body carries the record number, never the name; held outside 08:00-21:00 clinic time.
     """
-    clinic_zone = ZoneInfo(settings.CLINIC_TIME_ZONE)
-    send_after = next_allowed(now, clinic_zone)
+    send_after = next_allowed(now, clinic_zone())
     rows = {}
     for log_item in alert_log_items(now):
         program = log_item.log.program
@@ -276,8 +256,7 @@ def queue_therapist_alerts(now: datetime) -> int:
         context = {
             "record_number": program.patient.record_number,
             "exercise": log_item.exercise.name,
-            "session_date": f"{log_item.log.session_date:%A} {log_item.log.session_date.day} "
-                            f"{log_item.log.session_date:%B %Y}",
+            "session_date": long_date(log_item.log.session_date),
             "pain": log_item.pain_during,
             "patient_url": settings.SITE_URL + reverse("desk:patient", kwargs={"patient_id": program.patient_id}),
         }
@@ -311,8 +290,7 @@ def queue_followup_due(now: datetime) -> int:
     Three queries at most: does today's digest exist, the follow-ups with record numbers,
     one INSERT. Only record numbers: the address may be a shared mailbox.
     """
-    zone = ZoneInfo(settings.CLINIC_TIME_ZONE)
-    local = now.astimezone(zone)
+    local = now.astimezone(clinic_zone())
     if is_quiet(local.time()):
         return 0  # built in the morning, so that it lists what is still unbooked then
     today = local.date()
@@ -335,7 +313,7 @@ def queue_followup_due(now: datetime) -> int:
         key=key,
         kind=KIND_FOLLOWUP_DUE,
         to_email=front_desk_email(),
-        subject=f"Follow-ups to book: {len(followups)} ({long_when(now, zone).rsplit(' at ', 1)[0]})",
+        subject=f"Follow-ups to book: {len(followups)} ({long_date(today)})",
         text_template="emails/followup_due.txt",
         html_template="emails/followup_due.html",
         context={"followups": followups, "count": len(followups),

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from apps.followups.models import FollowUp, FollowUpStatus, SessionLog, SessionLogItem
 from apps.prescriptions.models import Program, ProgramStatus
@@ -30,7 +28,7 @@ def book_followup(*, followup: FollowUp, appointment) -> FollowUp:
 
 
 def patient_today(program: Program) -> date:
-    return timezone.localdate(timezone=ZoneInfo(program.patient.time_zone))
+    return program.patient.today()
 
 
 def log_session(

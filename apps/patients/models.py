@@ -1,5 +1,5 @@
-import functools
-from zoneinfo import available_timezones
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -8,16 +8,13 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from hipclinic import zones
+
 RECORD_NUMBER_PREFIX = "HC"
 
 
-@functools.cache
-def time_zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())  # reads the time zone database from disk: once
-
-
 def validate_time_zone(value: str) -> None:
-    if value not in time_zone_names():
+    if not zones.is_zone_name(value):
         raise ValidationError("Enter an IANA time zone such as Europe/London.", code="invalid_time_zone")
 
 
@@ -113,6 +110,14 @@ class Patient(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The patient's own zone (the clinic's if the name is unknown): their dates and quiet hours."""
+        return zones.zone_named(self.time_zone)
+
+    def today(self, now: datetime | None = None) -> date:
+        return zones.local_date(self.zone, now)
 
     @property
     def can_receive_email(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
@@ -17,8 +17,8 @@ from icalendar import Calendar, Event, vCalAddress
 
 from apps.notifications.models import OutboxEmail, OutboxStatus
 from apps.notifications.services import build_email, queue_email, queue_many
-from apps.patients.models import Patient
 from apps.scheduling.models import Appointment, AppointmentStatus, WaitlistOffer
+from hipclinic.zones import long_when, short_when
 
 REMINDER_AHEAD = timedelta(hours=24)
 
@@ -50,25 +50,6 @@ def cancellation_key(appointment: Appointment) -> str:
 
 def reminder_key(appointment_id: int, start: datetime) -> str:
     return f"{KIND_REMINDER}:{appointment_id}:{_iso(start)}"
-
-
-def patient_zone(patient: Patient) -> ZoneInfo:
-    try:
-        return ZoneInfo(patient.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(settings.CLINIC_TIME_ZONE)
-
-
-def short_when(moment: datetime, zone: ZoneInfo) -> str:
-    """'Mon 24 Nov at 10:00', for subjects."""
-    local = moment.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
-
-
-def long_when(moment: datetime, zone: ZoneInfo) -> str:
-    """'Monday 24 November 2026 at 10:00', for bodies."""
-    local = moment.astimezone(zone)
-    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"
 
 
 def _context(appointment: Appointment, zone: ZoneInfo) -> dict:
@@ -133,7 +114,7 @@ def _skip_pending_reminder(appointment_id: int, start: datetime) -> None:
 def queue_booking_confirmation(appointment: Appointment) -> OutboxEmail | None:
     """The 'you're booked' e-mail with a calendar invitation."""
     patient = appointment.patient
-    zone = patient_zone(patient)
+    zone = patient.zone
     return queue_email(
         key=confirmation_key(appointment),
         kind=KIND_CONFIRMATION,
@@ -151,7 +132,7 @@ def queue_reschedule_notice(appointment: Appointment, *, previous_start: datetim
     """The 'your appointment has moved' e-mail; its invitation replaces the earlier one."""
     _skip_pending_reminder(appointment.pk, previous_start)
     patient = appointment.patient
-    zone = patient_zone(patient)
+    zone = patient.zone
     return queue_email(
         key=reschedule_key(appointment),
         kind=KIND_RESCHEDULED,
@@ -169,7 +150,7 @@ def queue_cancellation_notice(appointment: Appointment) -> OutboxEmail | None:
     """The 'your appointment is cancelled' e-mail; its .ics removes the event from the calendar."""
     _skip_pending_reminder(appointment.pk, appointment.start)
     patient = appointment.patient
-    zone = patient_zone(patient)
+    zone = patient.zone
     return queue_email(
         key=cancellation_key(appointment),
         kind=KIND_CANCELLED,
@@ -187,7 +168,7 @@ def queue_waitlist_offer(offer: WaitlistOffer, *, accept_url: str) -> OutboxEmai
     """Offer a freed slot to a waitlisted patient, with the link that takes it."""
     entry = offer.entry
     patient = entry.patient
-    zone = patient_zone(patient)
+    zone = patient.zone
     current = entry.current_appointment
     return queue_email(
         key=f"{KIND_WAITLIST_OFFER}:{offer.pk}",
@@ -240,7 +221,7 @@ def queue_appointment_reminders(now: datetime) -> int:
     for key, appointment in appointments.items():
         if key in existing:
             continue
-        zone = patient_zone(appointment.patient)
+        zone = appointment.patient.zone
         row = build_email(
             key=key,
             kind=KIND_REMINDER,

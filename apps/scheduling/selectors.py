@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.scheduling import slots as slot_math
 from apps.scheduling.models import Appointment, AppointmentKind, Therapist, TimeOff, WorkingHours
+from hipclinic.zones import clinic_zone, local_day_bounds, local_to_utc
 
 # A working block lies within one local day: 25 hours at most, on the day clocks go back.
 MAX_BLOCK_LENGTH = timedelta(hours=25)
@@ -29,10 +30,6 @@ class Slot:
     end: datetime
 
 
-def clinic_zone() -> ZoneInfo:
-    return ZoneInfo(settings.CLINIC_TIME_ZONE)
-
-
 def search_window(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
     """The UTC instants a search from ``start`` to ``end`` covers.
 
@@ -40,8 +37,8 @@ def search_window(start: date | datetime, end: date | datetime) -> tuple[datetim
     datetime is that instant (naive ones are read as clinic wall-clock time).
     """
     zone = clinic_zone()
-    window_start = _aware(start, zone) if isinstance(start, datetime) else slot_math.local_day_bounds(start, zone)[0]
-    window_end = _aware(end, zone) if isinstance(end, datetime) else slot_math.local_day_bounds(end, zone)[1]
+    window_start = _aware(start, zone) if isinstance(start, datetime) else local_day_bounds(start, zone)[0]
+    window_end = _aware(end, zone) if isinstance(end, datetime) else local_day_bounds(end, zone)[1]
     return window_start, window_end
 
 
@@ -147,5 +144,5 @@ def therapists():
 
 def _aware(value: datetime, zone: ZoneInfo) -> datetime:
     if timezone.is_naive(value):
-        return slot_math.local_to_utc(value.date(), value.time(), zone)
+        return local_to_utc(value.date(), value.time(), zone)
     return value.astimezone(UTC)

@@ -5,15 +5,12 @@ rows and call these. Every interval is half-open, ``[start, end)``, so an appoin
 ending at 10:00 leaves a slot starting at 10:00 free. Every datetime given or returned
 is aware; the ones returned are in UTC.
 
-Wall-clock times that a DST change makes odd are read as "the first instant at which
-the clinic's clocks show this time or later":
-
-* a time the clocks skip (01:30 on a spring-forward day in London) is the instant of
-  the jump (02:00 BST), so a block from 01:30 starts when the clinic opens its doors;
-* a time the clocks show twice (01:30 on a fall-back day) is its first occurrence.
-
-A block therefore lasts the real time between its two ends: 00:00-03:00 on the
-spring-forward day is two hours long, on the fall-back day four.
+Wall-clock times that a DST change makes odd are read as ``hipclinic.zones.local_to_utc``
+reads them, "the first instant at which the clinic's clocks show this time or later":
+a block from 01:30 on a spring-forward day in London starts at the jump (02:00 BST), when
+the clinic opens its doors; a time the clocks show twice is its first occurrence. A block
+therefore lasts the real time between its two ends: 00:00-03:00 on the spring-forward day
+is two hours long, on the fall-back day four.
 """
 
 from __future__ import annotations
@@ -21,7 +18,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from hipclinic.zones import local_to_utc
 
 Interval = tuple[datetime, datetime]
 
@@ -33,33 +32,6 @@ class WeeklyBlock:
     weekday: int
     start: time
     end: time
-
-
-def local_to_utc(day: date, wall: time, zone: tzinfo) -> datetime:
-    """The first instant at which clocks in ``zone`` show ``wall`` on ``day`` or later, in UTC."""
-    naive = datetime.combine(day, wall)
-    earlier = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if earlier.astimezone(zone).replace(tzinfo=None) == naive:
-        return earlier  # exists; fold=0 is the first of two occurrences on a fall-back day
-    # Skipped by a spring-forward jump. fold=1 reads it with the offset after the jump and
-    # fold=0 with the one before, which puts the jump between the two: find it.
-    before = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    after = earlier
-    if before > after:  # a zone whose offset goes down at a gap: none known, but stay safe
-        before, after = after, before
-    offset_before = before.astimezone(zone).utcoffset()
-    while after - before > timedelta(seconds=1):
-        middle = before + (after - before) / 2
-        if middle.astimezone(zone).utcoffset() == offset_before:
-            before = middle
-        else:
-            after = middle
-    return after.replace(microsecond=0)
-
-
-def local_day_bounds(day: date, zone: tzinfo) -> Interval:
-    """The UTC instants at which local ``day`` begins and the next one begins."""
-    return local_to_utc(day, time(0), zone), local_to_utc(day + timedelta(days=1), time(0), zone)
 
 
 def working_blocks(*, weekly: Iterable[WeeklyBlock], first_day: date, last_day: date, zone: tzinfo) -> list[Interval]:

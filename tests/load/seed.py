@@ -27,8 +27,7 @@ from apps.accounts.models import User
 from apps.accounts.roles import GROUP_NAMES, Role
 from apps.patients.models import Patient, Referral, ReferralCause
 from apps.scheduling.models import Appointment, AppointmentKind, AppointmentStatus, Therapist, WorkingHours
-from apps.scheduling.selectors import clinic_zone
-from apps.scheduling.slots import local_to_utc
+from hipclinic.zones import clinic_zone, local_to_utc
 
 FIRST_NAMES = [
     "Ada", "Ben", "Cara", "Dev", "Elin", "Femi", "Gus", "Hana", "Ivo", "Jude", "Kofi", "Lena", "Mabel", "Nils",

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from apps.scheduling import selectors
 from apps.scheduling.models import AppointmentKind, Therapist, WorkingHours
+from hipclinic.zones import clinic_zone
 
 # Far enough from date.min and date.max that a day either side never overflows.
 EARLIEST_YEAR, LATEST_YEAR = 1901, 9998
@@ -117,7 +118,7 @@ class SlotQuerySerializer(serializers.Serializer):
         window_start, window_end = selectors.search_window(attrs["start"], attrs["end"])
         if window_end <= window_start:
             raise serializers.ValidationError({"end": "The end must be after the start."})
-        zone = selectors.clinic_zone()
+        zone = clinic_zone()
         last_moment = window_end - timedelta(microseconds=1)
         days = (last_moment.astimezone(zone).date() - window_start.astimezone(zone).date()).days + 1
         if days > settings.SLOT_SEARCH_MAX_DAYS:
