@@ -175,23 +175,23 @@ def per_program_loop(now: datetime, sample: int) -> int:
     """The same rule written the obvious way: one program at a time through the ORM."""
     from django.db.models import Max
 
-    from apps.followups.reminders import KIND_MISSED_SESSION, NUDGE_INTERVAL, iso_week, missed_session_days
+    from apps.followups.reminders import KIND_MISSED_SESSION, NUDGE_INTERVAL
     from apps.notifications.models import OutboxEmail
-    from apps.notifications.quiet_hours import next_allowed
-    from apps.notifications.services import queue_email
+    from apps.notifications.services import queue_email, send_time
+    from apps.ops.policy import clinic_policy
     from apps.prescriptions.models import PatientLink, Program
     from apps.prescriptions.services import patient_link_url
-    from apps.scheduling.emails import patient_zone
+    from hipclinic.zones import iso_week
 
     queued = 0
     for program in Program.objects.active().order_by("pk")[:sample]:
         patient = program.patient
         if not patient.can_receive_email:
             continue
-        zone = patient_zone(patient)
+        zone = patient.zone
         today = now.astimezone(zone).date()
         last = program.session_logs.aggregate(last=Max("session_date"))["last"] or program.start_date
-        if (today - last).days < missed_session_days():
+        if (today - last).days < clinic_policy().missed_session_days:
             continue
         if OutboxEmail.objects.filter(patient=patient, kind=KIND_MISSED_SESSION,
                                       send_after__gt=now - NUDGE_INTERVAL).exists():
@@ -204,7 +204,7 @@ def per_program_loop(now: datetime, sample: int) -> int:
             context={"first_name": patient.first_name, "days": (today - last).days, "logged_before": True,
                      "last_date": f"{last:%A} {last.day} {last:%B}", "sessions_per_week": program.sessions_per_week,
                      "program_url": patient_link_url(link) if link else ""},
-            patient=patient, send_after=next_allowed(now, zone),
+            patient=patient, send_after=send_time(now, zone),
         )
         queued += row is not None
     return queued
@@ -304,9 +304,10 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from apps.followups.reminders import missed_session_days, missed_session_programs, queue_missed_session_nudges
+    from apps.followups.reminders import missed_session_programs, queue_missed_session_nudges
     from apps.notifications.models import OutboxEmail
     from apps.notifications.services import build_message
+    from apps.ops.policy import clinic_policy
     from tests.services import SMTPSink
 
     try:
@@ -320,7 +321,7 @@ def main() -> None:
               f"filled in {fill_time:.1f} s\n", flush=True)
 
         # One raw SQL query selecting the same due rows (warm: run once before timing).
-        cutoff = today - timedelta(days=missed_session_days())
+        cutoff = today - timedelta(days=clinic_policy().missed_session_days)
         raw_due_rows(cutoff)
         raw, raw_time = timed(raw_due_rows, cutoff)
         assert len(raw) == expected_due, (len(raw), expected_due)

@@ -358,26 +358,9 @@ EMAIL_LEASE_SECONDS = config.env_int("EMAIL_LEASE_SECONDS", 120, minimum=5)
 EMAIL_MAX_ATTEMPTS = config.env_int("EMAIL_MAX_ATTEMPTS", 6, minimum=1)
 EMAIL_RETRY_BASE_SECONDS = config.env_int("EMAIL_RETRY_BASE_SECONDS", 60, minimum=1)
 
-# Booking: slots start on this grid (minutes past the hour), and how far ahead
-# the slot finder may look in one request.
-SLOT_STEP_MINUTES = config.env_int("SLOT_STEP_MINUTES", 15, minimum=5)
+# The slot finder's longest look-ahead in one request (desk page or API).
 SLOT_SEARCH_MAX_DAYS = 62
 
-# Assessment defaults a clinic may change (clinical-reference.md section 2, marked
-# unverified there): the knee-to-chest hold that counts as a pass, and the limb symmetry
-# index below which the weaker side counts as a deficit.
-KNEE_HOLD_PASS_SECONDS = config.env_int("KNEE_HOLD_PASS_SECONDS", 10, minimum=1)
-LSI_DEFICIT_BELOW_PERCENT = config.env_int("LSI_DEFICIT_BELOW_PERCENT", 90, minimum=1)
-INTAKE_LINK_DAYS = config.env_int("INTAKE_LINK_DAYS", 14, minimum=1)
-
-# Follow-ups and progression (clinical-reference.md section 5, clinic-editable): the
-# weeks after a program's start when a re-assessment is due; how many days after its due
-# date an unbooked follow-up is flagged; whether progression proposals apply by themselves
-# or wait for a therapist's approval in the admin.
-FOLLOWUP_WEEKS = config.env_int_list("FOLLOWUP_WEEKS", [2, 4, 6])
-FOLLOWUP_FLAG_AFTER_DAYS = config.env_int("FOLLOWUP_FLAG_AFTER_DAYS", 7, minimum=1)
-PROGRESSION_AUTO_APPLY = config.env_bool("PROGRESSION_AUTO_APPLY", False)
-# A patient with no session logged for this many days gets a nudge (at most one a week).
-MISSED_SESSION_DAYS = config.env_int("MISSED_SESSION_DAYS", 4, minimum=1)
-# Where the daily list of unbooked follow-ups goes.
-FRONT_DESK_EMAIL = config.env_str("FRONT_DESK_EMAIL") or "frontdesk@localhost"
+# What a clinic manager chooses (quiet hours, follow-up weeks, assessment thresholds, the
+# slot grid, the clinic's name and address on e-mails...) is not configured here: it is the
+# clinic's policy, edited in the admin (apps/ops/models.py, ClinicPolicy).

@@ -63,6 +63,31 @@ def pytest_runtest_setup(item):
 
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clinic_policy():
+    """Each test reads the clinic's policy afresh: a row remembered from a rolled-back test would leak."""
+    from apps.ops.policy import forget_clinic_policy
+
+    forget_clinic_policy()
+    yield
+    forget_clinic_policy()
+
+
+@pytest.fixture
+def clinic_policy(db):
+    """``clinic_policy(missed_session_days=7, ...)`` changes the clinic's policy as a manager would."""
+    from apps.ops import services as ops_services
+    from apps.ops.policy import clinic_policy as current
+
+    def change(**values):
+        policy = current()
+        for name, value in values.items():
+            setattr(policy, name, value)
+        return ops_services.update_clinic_policy(policy=policy, changed_by=None)
+
+    return change
+
+
 # ---------------------------------------------------------------------------- figures
 
 _FIGURES: list[tuple[str, str]] = []

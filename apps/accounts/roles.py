@@ -62,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *[perm for model in _CLINICAL_MODELS for perm in _crud(model, "view", "add", "change")],
         "prescriptions.delete_programitem",  # taking an exercise off a program (versions keep it)
         *[perm for model in _CLINICAL_HISTORY for perm in _crud(model, "view")],
+        "ops.view_clinicpolicy",  # the thresholds and timings the clinic works to
     ],
     Role.CLINIC_MANAGER: [
         *_DESK,
@@ -76,6 +77,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("notifications.outboxemail", "view", "change"),
         *[perm for model in _CLINICAL_MODELS + _CLINICAL_HISTORY for perm in _crud(model, "view")],
         "ops.view_accesslog",  # who opened which clinical record
+        # The clinic's policy (quiet hours, follow-up weeks, thresholds...), with its history.
+        *_crud("ops.clinicpolicy", "view", "change"),
+        *_crud("ops.historicalclinicpolicy", "view"),
         # Managers add and deactivate staff.
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),

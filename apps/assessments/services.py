@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.assessments import classification
 from apps.assessments.models import Assessment, OutcomeMeasure, OutcomeSource, SideFindings
+from apps.ops.policy import clinic_policy
 from apps.patients.models import Patient, ReferralCause
 
 
@@ -45,11 +45,12 @@ def classification_input(assessment: Assessment) -> classification.AssessmentInp
     if referral is not None and referral.cause == ReferralCause.TRANSPSOAS_SURGERY and referral.surgery_date:
         days = (assessment.assessed_on - referral.surgery_date).days
         weeks_since_surgery = days / 7 if days >= 0 else None  # assessed before the surgery: treat as unknown
+    policy = clinic_policy()
     return classification.AssessmentInput(
         left=_side_input(sides.get("left"), "left"),
         right=_side_input(sides.get("right"), "right"),
-        knee_hold_pass_seconds=float(settings.KNEE_HOLD_PASS_SECONDS),
-        lsi_deficit_below=float(settings.LSI_DEFICIT_BELOW_PERCENT),
+        knee_hold_pass_seconds=float(policy.knee_hold_pass_seconds),
+        lsi_deficit_below=float(policy.lsi_deficit_below_percent),
         referral_cause=referral.cause if referral else None,
         weeks_since_surgery=weeks_since_surgery,
         surgeon_clearance=assessment.surgeon_clearance,
@@ -112,7 +113,7 @@ def record_outcome(*, outcome: OutcomeMeasure, recorded_by: User | None) -> Outc
 
 
 def intake_expiry():
-    return timezone.now() + timedelta(days=settings.INTAKE_LINK_DAYS)
+    return timezone.now() + timedelta(days=clinic_policy().intake_link_days)
 
 
 def intake_measures(patient: Patient) -> list[OutcomeMeasure]:

@@ -4,8 +4,7 @@
 from django.conf import settings
 from django.utils import timezone
 
-from apps.notifications.quiet_hours import next_allowed
-from apps.notifications.services import queue_email
+from apps.notifications.services import queue_email, send_time
 from apps.prescriptions import services as prescriptions
 from apps.prescriptions.models import PatientLink, ProgramVersion
 
@@ -26,6 +25,6 @@ def queue_progression_notice(version: ProgramVersion):
         context={"patient": program.patient, "changes": version.changes, "items": version.items,
                  "program_url": prescriptions.patient_link_url(link), "clinic_url": settings.SITE_URL},
         patient=program.patient,
-        # Never between 21:00 and 08:00 in the patient's zone: held until the morning.
-        send_after=next_allowed(timezone.now(), program.patient.zone),
+        # Held during the clinic's quiet hours in the patient's zone, until they end.
+        send_after=send_time(timezone.now(), program.patient.zone),
     )

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from apps.ops.policy import clinic_policy
 from apps.prescriptions.models import Exercise, Program, ProgramItem
 from apps.scheduling.models import Appointment
 
@@ -26,7 +27,7 @@ class FollowUpQuerySet(models.QuerySet):
     def overdue(self, today=None):
         """Unbooked a week after they were due: flagged for the front desk."""
         today = today or timezone.localdate()
-        return self.to_book().filter(due_date__lt=today - timedelta(days=settings.FOLLOWUP_FLAG_AFTER_DAYS))
+        return self.to_book().filter(due_date__lt=today - timedelta(days=clinic_policy().followup_flag_after_days))
 
 
 class FollowUp(models.Model):
@@ -53,7 +54,7 @@ class FollowUp(models.Model):
     @property
     def is_overdue(self) -> bool:
         return (self.status == FollowUpStatus.TO_BOOK
-                and self.due_date < timezone.localdate() - timedelta(days=settings.FOLLOWUP_FLAG_AFTER_DAYS))
+                and self.due_date < timezone.localdate() - timedelta(days=clinic_policy().followup_flag_after_days))
 
 
 class Effort(models.TextChoices):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.followups import progression
 from apps.followups.models import ProgressionProposal, ProposalStatus, SessionLogItem
+from apps.ops.policy import clinic_policy
 from apps.prescriptions import services as prescriptions
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus
 
@@ -59,7 +59,7 @@ def refresh_proposals(*, program: Program) -> list[ProgressionProposal]:
                 proposed=_as_json(new_dose), reason=proposal.reason[:500],
                 new_exercise=by_slug.get(proposal.new_exercise.slug) if proposal.new_exercise else None,
             ))
-        if settings.PROGRESSION_AUTO_APPLY:
+        if clinic_policy().progression_auto_apply:
             for proposal in created:
                 apply_proposal(proposal=proposal, by=None)
     return created

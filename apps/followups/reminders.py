@@ -32,8 +32,9 @@ from django.urls import reverse
 
 from apps.followups.models import FollowUp, NextMorning, SessionLog, SessionLogItem
 from apps.notifications.models import OutboxEmail
-from apps.notifications.quiet_hours import is_quiet, next_allowed
-from apps.notifications.services import build_email, queue_many
+from apps.notifications.quiet_hours import is_quiet
+from apps.notifications.services import build_email, queue_many, quiet_hours, send_time
+from apps.ops.policy import clinic_policy
 from apps.prescriptions.models import PatientLink, Program, ProgramItem, ProgramStatus
 from apps.prescriptions.services import patient_link_url
 from hipclinic.zones import clinic_zone, iso_week, long_date, zones_by_local_date
@@ -50,14 +51,6 @@ ALERT_LOOKBACK = timedelta(days=7)
 NUDGE_INTERVAL = timedelta(days=7)  # at most one missed-session nudge per patient a week
 FOLLOWUP_DIGEST_AHEAD = timedelta(days=7)  # the digest lists follow-ups due within a week, and overdue ones
 MAX_PROGRAM_WEEKS = 52  # Program.weeks' validator: bounds the weekly-plan scan in SQL
-
-
-def missed_session_days() -> int:
-    return getattr(settings, "MISSED_SESSION_DAYS", 4)
-
-
-def front_desk_email() -> str:
-    return getattr(settings, "FRONT_DESK_EMAIL", "frontdesk@localhost")
 
 
 def _emailable(programs: QuerySet) -> QuerySet:
@@ -146,7 +139,7 @@ def queue_weekly_plans(now: datetime) -> int:
                      "sessions_per_week": program.sessions_per_week, "items": items[program.pk],
                      "program_url": _program_url(program.link_id)},
             patient=patient,
-            send_after=next_allowed(now, zone),
+            send_after=send_time(now, zone),
         ))
     return queue_many([row for row in rows if row is not None])
 
@@ -158,7 +151,7 @@ def missed_session_programs(now: datetime) -> QuerySet:
     """Active programs of consenting patients with no session logged for MISSED_SESSION_DAYS
     (counted from the start date when none was ever logged) by the latest local date on
     earth, and no nudge to that patient in the last seven days; with ``last_activity``."""
-    days = timedelta(days=missed_session_days())
+    days = timedelta(days=clinic_policy().missed_session_days)
     last_log = SessionLog.objects.filter(program=OuterRef("pk")).order_by("-session_date").values("session_date")[:1]
     # In SQL, a superset on constants the planner turns into a hashed anti-join: no log
     # after the cutoff of the latest local date anywhere (two or three dates exist at any
@@ -194,7 +187,7 @@ def queue_missed_session_nudges(now: datetime) -> int:
         patient = program.patient
         zone = patient.zone
         today = now.astimezone(zone).date()
-        if (today - program.last_activity).days < missed_session_days():
+        if (today - program.last_activity).days < clinic_policy().missed_session_days:
             continue  # not yet in the patient's own date
         context = {
             "first_name": patient.first_name,
@@ -214,7 +207,7 @@ def queue_missed_session_nudges(now: datetime) -> int:
             html_template="emails/missed_session.html",
             context=context,
             patient=patient,
-            send_after=next_allowed(now, zone),
+            send_after=send_time(now, zone),
         )
     return _queue_new(rows)
 
@@ -247,7 +240,7 @@ def queue_therapist_alerts(now: datetime) -> int:
     the keys already queued, one INSERT. Staff e-mail: no patient consent applies; the
     body carries the record number, never the name; held outside 08:00-21:00 clinic time.
     """
-    send_after = next_allowed(now, clinic_zone())
+    send_after = send_time(now, clinic_zone())
     rows = {}
     for log_item in alert_log_items(now):
         program = log_item.log.program
@@ -291,13 +284,14 @@ def queue_followup_due(now: datetime) -> int:
     one INSERT. Only record numbers: the address may be a shared mailbox.
     """
     local = now.astimezone(clinic_zone())
-    if is_quiet(local.time()):
+    if is_quiet(local.time(), quiet_hours()):
         return 0  # built in the morning, so that it lists what is still unbooked then
     today = local.date()
     key = f"{KIND_FOLLOWUP_DUE}:{today.isoformat()}"
     if OutboxEmail.objects.filter(key=key).exists():
         return 0
-    flag_before = today - timedelta(days=settings.FOLLOWUP_FLAG_AFTER_DAYS)
+    policy = clinic_policy()
+    flag_before = today - timedelta(days=policy.followup_flag_after_days)
     followups = [
         {"record_number": row["program__patient__record_number"], "week": row["week"],
          "due_date": row["due_date"], "overdue": row["due_date"] < flag_before, "past_due": row["due_date"] < today}
@@ -312,13 +306,13 @@ def queue_followup_due(now: datetime) -> int:
     row = build_email(
         key=key,
         kind=KIND_FOLLOWUP_DUE,
-        to_email=front_desk_email(),
+        to_email=policy.front_desk_email,
         subject=f"Follow-ups to book: {len(followups)} ({long_date(today)})",
         text_template="emails/followup_due.txt",
         html_template="emails/followup_due.html",
         context={"followups": followups, "count": len(followups),
                  "overdue_count": sum(1 for f in followups if f["overdue"]),
-                 "flag_after_days": settings.FOLLOWUP_FLAG_AFTER_DAYS,
+                 "flag_after_days": policy.followup_flag_after_days,
                  "desk_url": settings.SITE_URL + reverse("desk:followups")},
         send_after=now,
     )

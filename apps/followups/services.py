@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from apps.followups.models import FollowUp, FollowUpStatus, SessionLog, SessionLogItem
+from apps.ops.policy import clinic_policy
 from apps.prescriptions.models import Program, ProgramStatus
 
 
 def plan_followups(*, program: Program, **_kwargs) -> int:
-    """Re-assessments due at weeks 2, 4 and 6 (FOLLOWUP_WEEKS) of the program; idempotent."""
+    """Re-assessments due at the clinic's follow-up weeks (2, 4 and 6 by default) of the program; idempotent."""
     rows = [FollowUp(program=program, week=week, due_date=program.start_date + timedelta(weeks=week))
-            for week in settings.FOLLOWUP_WEEKS]
+            for week in clinic_policy().followup_week_numbers]
     return len(FollowUp.objects.bulk_create(rows, ignore_conflicts=True))
 
 

@@ -1,31 +1,53 @@
-"""Quiet hours: no scheduled patient e-mail between 21:00 and 08:00 in the recipient's zone.
+"""Quiet hours: no scheduled e-mail between, say, 21:00 and 08:00 in the recipient's zone.
 
-Pure: no Django, no database. A moment inside the quiet hours is moved to 08:00 local on
-the next morning; the result is a UTC moment for ``OutboxEmail.send_after``, so the sweep
-(not a Celery countdown) sends the e-mail when it comes due.
+Pure: no Django, no database. The window is the clinic's choice (``ClinicPolicy``; see
+``apps.notifications.services.send_time``, which passes it in). A moment inside the quiet
+hours is moved to the end of them, local time; the result is a UTC moment for
+``OutboxEmail.send_after``, so the sweep (not a Celery countdown) sends the e-mail when it
+comes due.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
 
-QUIET_START = time(21)
-QUIET_END = time(8)
-
-
-def is_quiet(local: time) -> bool:
-    """True for a local wall-clock time between 21:00 and 08:00."""
-    return local >= QUIET_START or local < QUIET_END
+from hipclinic.zones import local_to_utc
 
 
-def next_allowed(moment_utc: datetime, zone: tzinfo) -> datetime:
-    """``moment_utc`` itself outside quiet hours; otherwise the next 08:00 local, as UTC.
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window of local wall-clock time; it may run over midnight (21:00-08:00) or not (12:00-14:00)."""
 
-    DST-safe: the morning is built from the local calendar date and 08:00 wall-clock time
-    and only then converted, so it is 08:00 local whatever the offset was the evening before.
+    start: time = time(21)
+    end: time = time(8)
+
+    def __post_init__(self):
+        if self.start == self.end:
+            raise ValueError("quiet hours must end at another time than they start")
+
+    def contains(self, local: time) -> bool:
+        if self.start > self.end:  # over midnight
+            return local >= self.start or local < self.end
+        return self.start <= local < self.end
+
+
+DEFAULT = QuietHours()
+
+
+def is_quiet(local: time, quiet: QuietHours | None = DEFAULT) -> bool:
+    """True for a local wall-clock time inside the quiet hours."""
+    return quiet is not None and quiet.contains(local)
+
+
+def next_allowed(moment_utc: datetime, zone: tzinfo, quiet: QuietHours | None = DEFAULT) -> datetime:
+    """``moment_utc`` itself outside quiet hours (or with none); otherwise their end, local time, as UTC.
+
+    DST-safe: the end is built from the local calendar date and the wall-clock time and only
+    then converted, so it is 08:00 local whatever the offset was the evening before.
     """
     local = moment_utc.astimezone(zone)
-    if not is_quiet(local.time()):
+    if not is_quiet(local.time(), quiet):
         return moment_utc
-    morning_date = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
-    return datetime.combine(morning_date, QUIET_END, tzinfo=zone).astimezone(UTC)
+    end_date = local.date() if local.time() < quiet.end else local.date() + timedelta(days=1)
+    return local_to_utc(end_date, quiet.end, zone)

@@ -36,6 +36,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from apps.notifications.models import OutboxEmail, OutboxStatus
+from apps.notifications.quiet_hours import QuietHours, next_allowed
+from apps.ops.policy import clinic_policy
 from apps.patients.models import Patient
 
 log = logging.getLogger("hipclinic.outbox")
@@ -83,6 +85,20 @@ def withdraw_email_consent(*, patient: Patient) -> bool:
     return True
 
 
+# ---------------------------------------------------------------------------- timing
+
+
+def quiet_hours() -> QuietHours | None:
+    """The clinic's quiet hours, or None when it sends at any hour."""
+    policy = clinic_policy()
+    return QuietHours(policy.quiet_hours_start, policy.quiet_hours_end) if policy.quiet_hours else None
+
+
+def send_time(now: datetime, zone) -> datetime:
+    """When a scheduled e-mail to someone in ``zone`` may go: ``now``, or the end of the quiet hours there."""
+    return next_allowed(now, zone, quiet_hours())
+
+
 # ---------------------------------------------------------------------------- queueing
 
 
@@ -114,7 +130,7 @@ def build_email(
     """
     if patient is not None and not patient.can_receive_email:
         return None
-    context = dict(context)
+    context = {"clinic": clinic_policy(), **context}  # the footer: name, address, phone, closing text
     headers = dict(headers or {})
     if patient is not None:
         context["unsubscribe_url"] = unsubscribe_url(patient)

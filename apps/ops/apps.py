@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.core.signals import request_started
+from django.db.models.signals import post_save
 
 
 class OpsConfig(AppConfig):
@@ -7,4 +9,13 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self):
-        from apps.ops import checks  # noqa: F401 - registers the deploy checks
+        from celery.signals import task_prerun
+
+        from apps.ops import checks  # noqa: F401 - registers the system checks
+        from apps.ops.models import ClinicPolicy
+        from apps.ops.policy import forget_clinic_policy
+
+        # The clinic's policy is read once per request or task (apps/ops/policy.py).
+        request_started.connect(forget_clinic_policy, dispatch_uid="ops.policy.request")
+        task_prerun.connect(forget_clinic_policy, dispatch_uid="ops.policy.task", weak=False)
+        post_save.connect(forget_clinic_policy, sender=ClinicPolicy, dispatch_uid="ops.policy.saved")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.utils import timezone
 
+from apps.ops.policy import clinic_policy
 from apps.scheduling import slots as slot_math
 from apps.scheduling.models import Appointment, AppointmentKind, Therapist, TimeOff, WorkingHours
 from hipclinic.zones import clinic_zone, local_day_bounds, local_to_utc
@@ -93,7 +93,7 @@ def free_slots(
     # Working blocks of the local days the window touches, a day either side for safety.
     first_day = window_start.astimezone(zone).date() - timedelta(days=1)
     last_day = window_end.astimezone(zone).date() + timedelta(days=1)
-    step = timedelta(minutes=settings.SLOT_STEP_MINUTES)
+    step = timedelta(minutes=clinic_policy().slot_step_minutes)
     found = []
     for therapist_id, weekly_blocks in weekly.items():
         blocks = slot_math.working_blocks(weekly=weekly_blocks, first_day=first_day, last_day=last_day, zone=zone)

@@ -81,7 +81,7 @@ def test_sending_queues_one_email_with_the_link_and_a_subject_without_personal_d
     for body in (email.body_text, email.body_html):
         assert intake.invitation_from_token(link.search(body).group(1)) == invitation
     assert "List-Unsubscribe" in email.headers
-    expected_expiry = timezone.now() + timedelta(days=settings.INTAKE_LINK_DAYS)
+    expected_expiry = timezone.now() + timedelta(days=14)  # the clinic's default
     assert abs(invitation.expires_at - expected_expiry) < timedelta(minutes=1)
     assert invitation.created_by == therapist and invitation.is_open
 
@@ -233,10 +233,10 @@ def test_a_used_link_is_refused_on_the_second_submission(invitation, client):
     assert client.get(path).status_code == 410
 
 
-def test_an_expired_link_is_refused(invitation, client, settings):
+def test_an_expired_link_is_refused(invitation, client):
     path = link_path(invitation)
 
-    with time_machine.travel(timezone.now() + timedelta(days=settings.INTAKE_LINK_DAYS, minutes=1), tick=False):
+    with time_machine.travel(timezone.now() + timedelta(days=14, minutes=1), tick=False):
         page = client.get(path)
         post = client.post(path, answers(nprs=5))
 

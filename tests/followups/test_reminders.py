@@ -175,8 +175,8 @@ def test_a_nudge_goes_after_four_days_without_a_log_counting_from_the_start_when
     assert "since Thursday 19 November" in row.body_text
 
 
-def test_the_missed_session_days_are_a_setting(therapist_user, settings):
-    settings.MISSED_SESSION_DAYS = 7
+def test_the_missed_session_days_are_the_clinics_choice(therapist_user, clinic_policy):
+    clinic_policy(missed_session_days=7)
     one_program(therapist_user, start=MONDAY - timedelta(weeks=2), last_log=MONDAY - timedelta(days=6))
 
     assert queue_missed_session_nudges(NOW) == 0
@@ -344,8 +344,8 @@ def test_an_alert_at_night_waits_for_the_clinics_morning(logged_program, setting
 # ---------------------------------------------------------------------------- follow-up digest
 
 
-def test_the_front_desk_gets_one_digest_a_day_with_record_numbers_and_no_names(therapist_user, settings):
-    settings.FRONT_DESK_EMAIL = "desk@clinic.test"
+def test_the_front_desk_gets_one_digest_a_day_with_record_numbers_and_no_names(therapist_user, clinic_policy):
+    clinic_policy(front_desk_email="desk@clinic.test")
     patients = [PatientFactory(first_name=name, last_name="Smith") for name in ("Ada", "Bea", "Cy", "Di")]
     start = MONDAY - timedelta(weeks=3)
     made = [Program.objects.bulk_create([Program(patient=p, therapist=therapist_user, start_date=start,

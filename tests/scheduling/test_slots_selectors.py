@@ -161,8 +161,8 @@ def test_an_end_before_the_start_finds_nothing():
     ) == []
 
 
-def test_the_grid_follows_slot_step_minutes(settings):
-    settings.SLOT_STEP_MINUTES = 30
+def test_the_grid_follows_the_clinics_slot_step(clinic_policy):
+    clinic_policy(slot_step_minutes=30)
     therapist = TherapistFactory(hours=[(0, time(9), time(11))])
 
     assert hhmm(monday_slots(therapist)) == ["09:00", "09:30", "10:00", "10:30"]
@@ -301,12 +301,13 @@ def make_rota(therapists: int, appointments: int) -> None:
 
 
 @pytest.mark.parametrize(("therapists", "appointments"), [(2, 10), (50, 1000)])
-def test_free_slots_runs_three_queries_whatever_the_numbers(django_assert_num_queries, therapists, appointments):
+def test_free_slots_runs_four_queries_whatever_the_numbers(django_assert_num_queries, therapists, appointments):
     make_rota(therapists, appointments)
     kind = appointment_kind("follow_up")
 
-    # 1. working hours with their therapists, 2. active appointments in range, 3. time off in range
-    with django_assert_num_queries(3):
+    # 1. working hours with their therapists, 2. active appointments in range, 3. time off in range,
+    # 4. the clinic's policy (its slot grid; read once per request or task)
+    with django_assert_num_queries(4):
         found = selectors.free_slots(kind=kind, start_date=MONDAY, end_date=MONDAY + timedelta(days=13))
 
     assert {slot.therapist_id for slot in found} == set(
