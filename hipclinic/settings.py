@@ -58,16 +58,19 @@ THIRD_PARTY_APPS = [
     "axes",
     "csp",
 ]
+# In layer order: an app may use those above it in this list, never those below
+# (tests/test_layering.py). Composition apps (desk, chart) come last.
 LOCAL_APPS = [
     "apps.accounts",
     "apps.ops",
     "apps.patients",
-    "apps.scheduling",
     "apps.notifications",
+    "apps.scheduling",
     "apps.assessments",
     "apps.prescriptions",
     "apps.followups",
     "apps.desk",
+    "apps.chart",  # re-registers the patient's admin page with the other apps' panels: installed last
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

@@ -67,6 +67,7 @@ ROUTES = {
     "exercise-list": CLINICAL_LIST, "exercise-detail": CLINICAL_RECORD,
     "program-list": CLINICAL_LIST, "program-detail": CLINICAL_RECORD,
     "program-activate": {"POST": {THERAPIST}}, "program-stop": {"POST": {THERAPIST}},
+    "program-pause": {"POST": {THERAPIST}}, "program-complete": {"POST": {THERAPIST}},
     "program-versions": {"GET": CLINICIANS},
 }
 # Open without signing in, and why.

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -6,9 +7,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from apps.assessments import selectors, services
 from apps.assessments.forms import LEFS_LEGEND, AssessmentForm, OutcomeMeasureForm, SideFindingsForm
-from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
+from apps.assessments.models import SIDE_FINDING_FIELDS, Assessment, OutcomeMeasure, SideFindings
 from apps.ops.access import AccessLoggedAdminMixin
 from apps.patients import admin as patients_admin
+from hipclinic.admin_writes import WrittenByService
 
 TEST_FIELDSETS = [
     ("Manual muscle test, hip flexion (seated)", {"fields": [("mmt_grade", "pain_on_resisted_flexion")]}),
@@ -20,9 +22,18 @@ TEST_FIELDSETS = [
 ]
 
 
+class SideFindingsFormSet(BaseInlineFormSet):
+    def sides(self) -> list[dict]:
+        """The findings entered or changed, one dict per side (a side left blank on a new assessment is left out)."""
+        return [{name: form.cleaned_data.get(name) for name in SIDE_FINDING_FIELDS}
+                for form in self.forms
+                if form.cleaned_data and form.cleaned_data.get("side") and (form.has_changed() or form.instance.pk)]
+
+
 class SideFindingsInline(admin.StackedInline):
     model = SideFindings
     form = SideFindingsForm
+    formset = SideFindingsFormSet
     extra = 2
     max_num = 2
     can_delete = False
@@ -46,7 +57,7 @@ class CauseFilter(patients_admin.CauseFilter):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
+class AssessmentAdmin(WrittenByService, AccessLoggedAdminMixin, SimpleHistoryAdmin):
     form = AssessmentForm
     list_display = ["assessed_on", "patient", "therapist", "classification", "suggested_rung", "warning_flag"]
     list_filter = ["classification", CauseFilter, "assessed_on"]
@@ -81,17 +92,11 @@ class AssessmentAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
             kwargs["initial"] = [{"side": "left"}, {"side": "right"}]  # a new assessment: one form per side
         return kwargs
 
-    def save_formset(self, request, form, formset, change):
-        if formset.model is OutcomeMeasure:
-            for outcome in formset.save(commit=False):
-                outcome.patient = form.instance.patient
-                services.record_outcome(outcome=outcome, recorded_by=request.user)
-            return
-        super().save_formset(request, form, formset, change)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        form.instance.refresh_computed()
+    def write(self, request, form, formsets, change):
+        sides = next(f for f in formsets if isinstance(f, SideFindingsFormSet))
+        outcomes = next(f for f in formsets if f.model is OutcomeMeasure)
+        services.record_assessment(assessment=form.instance, sides=sides.sides(), recorded_by=request.user,
+                                   outcomes=outcomes.save(commit=False))
 
     @admin.display(description="home program")
     def start_program_link(self, assessment):

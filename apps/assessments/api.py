@@ -7,14 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.assessments import selectors, services
-from apps.assessments.models import Assessment, Complaint, OutcomeMeasure, SideFindings
+from apps.assessments.models import SIDE_FINDING_FIELDS, Assessment, Complaint, OutcomeMeasure, SideFindings
 from apps.ops.access import AccessLoggedRetrieveMixin, record_access
 from apps.patients.models import Patient
 from hipclinic.api import as_api_error
-
-SIDE_FIELDS = ["side", "mmt_grade", "pain_on_resisted_flexion", "knee_hold_seconds", "dynamometry_trial_1",
-               "dynamometry_trial_2", "dynamometry_trial_3", "thomas_iliopsoas", "thomas_rectus_femoris",
-               "thomas_tfl", "aslr"]
 
 
 class SideFindingsSerializer(serializers.ModelSerializer):
@@ -22,7 +18,7 @@ class SideFindingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SideFindings
-        fields = [*SIDE_FIELDS, "best_newtons", "knee_hold_pass"]
+        fields = [*SIDE_FINDING_FIELDS, "best_newtons", "knee_hold_pass"]
         read_only_fields = ["best_newtons", "knee_hold_pass"]
 
 

@@ -7,7 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
+from apps.assessments import services
+from apps.assessments.models import Assessment, OutcomeMeasure
 from apps.patients.models import Patient
 
 # patient e-mail prefix -> [(weeks ago, pain now, worst, left, right, LEFS items, ODI sections)]
@@ -40,15 +41,10 @@ def seed(*, password: str) -> None:
             continue
         for weeks_ago, pain_now, worst, left, right, lefs, odi in visits:
             day = today - timedelta(weeks=weeks_ago)
-            visit = Assessment.objects.create(patient=patient, therapist=therapist, assessed_on=day,
-                                              pain_now=pain_now, pain_worst_week=worst, complaints=["stairs"])
-            for side, findings in (("left", left), ("right", right)):
-                SideFindings.objects.create(assessment=visit, side=side, **findings)
-            OutcomeMeasure.objects.create(patient=patient, assessment=visit, measure="nprs", items=[pain_now],
-                                          recorded_on=day, recorded_by=therapist)
-            if lefs:
-                OutcomeMeasure.objects.create(patient=patient, assessment=visit, measure="lefs", items=lefs,
-                                              recorded_on=day, recorded_by=therapist)
-            if odi:
-                OutcomeMeasure.objects.create(patient=patient, assessment=visit, measure="odi", items=odi,
-                                              recorded_on=day, recorded_by=therapist)
+            outcomes = [OutcomeMeasure(measure=measure, items=items, recorded_on=day)
+                        for measure, items in (("nprs", [pain_now]), ("lefs", lefs), ("odi", odi)) if items]
+            services.record_assessment(
+                assessment=Assessment(patient=patient, therapist=therapist, assessed_on=day, pain_now=pain_now,
+                                      pain_worst_week=worst, complaints=["stairs"]),
+                sides=[{"side": "left", **left}, {"side": "right", **right}], recorded_by=therapist,
+                outcomes=outcomes)

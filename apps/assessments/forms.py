@@ -6,7 +6,14 @@ import json
 
 from django import forms
 
-from apps.assessments.models import Assessment, Complaint, MeasureKind, OutcomeMeasure, SideFindings
+from apps.assessments.models import (
+    SIDE_FINDING_FIELDS,
+    Assessment,
+    Complaint,
+    MeasureKind,
+    OutcomeMeasure,
+    SideFindings,
+)
 from apps.assessments.scoring import lefs
 
 ITEMS_HELP = (
@@ -72,9 +79,7 @@ class AssessmentForm(forms.ModelForm):
 class SideFindingsForm(forms.ModelForm):
     class Meta:
         model = SideFindings
-        fields = ["side", "mmt_grade", "pain_on_resisted_flexion", "knee_hold_seconds", "dynamometry_trial_1",
-                  "dynamometry_trial_2", "dynamometry_trial_3", "thomas_iliopsoas", "thomas_rectus_femoris",
-                  "thomas_tfl", "aslr"]
+        fields = SIDE_FINDING_FIELDS
         widgets = {
             name: forms.Select(choices=[("", "not tested"), (True, "positive"), (False, "negative")])
             for name in ("thomas_iliopsoas", "thomas_rectus_femoris", "thomas_tfl")

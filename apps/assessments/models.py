@@ -1,8 +1,9 @@
 """Assessments (per-side hip-flexor tests) and outcome measures.
 
 Values computed from the findings (classification, reasons, suggested rung, warnings,
-symmetry, scores) are stored so lists and charts read them without recomputing, and
-are refreshed by the services whenever the findings change.
+symmetry, scores) are stored so lists and charts read them without recomputing. The one
+write path, ``services.record_assessment``, saves an assessment with its side findings and
+computes them once.
 """
 
 from decimal import Decimal
@@ -73,7 +74,7 @@ class Assessment(models.Model):
         default=False, help_text="Documented surgeon clearance for loaded or resisted work (transpsoas surgery)."
     )
 
-    # Computed from the side findings (apps/assessments/services.py).
+    # Computed from the side findings by services.record_assessment, once per save.
     classification = models.CharField(max_length=10, choices=Classification.choices, blank=True, editable=False)
     classification_reasons = models.JSONField(default=list, blank=True, editable=False)
     warnings = models.JSONField(default=list, blank=True, editable=False)
@@ -94,19 +95,6 @@ class Assessment(models.Model):
     def __str__(self) -> str:
         return f"Assessment {self.assessed_on:%Y-%m-%d}"
 
-    def refresh_computed(self) -> None:
-        """Re-derive classification, reasons, warnings, symmetry and rung from the side findings."""
-        from apps.assessments.services import computed_values
-
-        values, per_side = computed_values(self)
-        for name, value in values.items():
-            setattr(self, name, value)
-        type(self).objects.filter(pk=self.pk).update(**values)
-        for findings in self.sides.all():
-            best, passed = per_side.get(findings.side, (None, None))
-            if (findings.best_newtons, findings.knee_hold_pass) != (best, passed):
-                SideFindings.objects.filter(pk=findings.pk).update(best_newtons=best, knee_hold_pass=passed)
-
     def clean(self):
         if self.patient_id and self.patient.is_archived:
             raise ValidationError({"patient": "This patient is archived: restore the record first."})
@@ -114,6 +102,12 @@ class Assessment(models.Model):
             raise ValidationError({"appointment": "That appointment belongs to another patient."})
         if self.assessed_on and self.assessed_on > timezone.localdate():
             raise ValidationError({"assessed_on": "An assessment cannot be dated in the future."})
+
+
+# The findings a therapist enters for one side, in the order forms and the API show them.
+SIDE_FINDING_FIELDS = ["side", "mmt_grade", "pain_on_resisted_flexion", "knee_hold_seconds", "dynamometry_trial_1",
+                       "dynamometry_trial_2", "dynamometry_trial_3", "thomas_iliopsoas", "thomas_rectus_femoris",
+                       "thomas_tfl", "aslr"]
 
 
 class SideFindings(models.Model):
@@ -157,10 +151,6 @@ class SideFindings(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_side_display()} side"
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self.assessment.refresh_computed()  # every way in (admin, API, services) keeps them current
 
     def clean(self):
         if self.dynamometry_trial_3 is not None and None in (self.dynamometry_trial_1, self.dynamometry_trial_2):

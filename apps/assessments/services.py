@@ -16,6 +16,7 @@ from apps.assessments import classification
 from apps.assessments.models import Assessment, OutcomeMeasure, OutcomeSource, SideFindings
 from apps.ops.policy import clinic_policy
 from apps.patients.models import Patient, ReferralCause
+from apps.patients.selectors import latest_referral
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -38,9 +39,9 @@ def _side_input(findings: SideFindings | None, side: str) -> classification.Side
     )
 
 
-def classification_input(assessment: Assessment) -> classification.AssessmentInput:
-    sides = {findings.side: findings for findings in assessment.sides.all()}
-    referral = assessment.patient.referrals.order_by("-referral_date", "-id").first()
+def classification_input(assessment: Assessment, findings: list[SideFindings]) -> classification.AssessmentInput:
+    sides = {row.side: row for row in findings}
+    referral = latest_referral(assessment.patient)
     weeks_since_surgery = None
     if referral is not None and referral.cause == ReferralCause.TRANSPSOAS_SURGERY and referral.surgery_date:
         days = (assessment.assessed_on - referral.surgery_date).days
@@ -57,10 +58,10 @@ def classification_input(assessment: Assessment) -> classification.AssessmentInp
     )
 
 
-def computed_values(assessment: Assessment) -> tuple[dict, dict]:
-    """The assessment's derived fields, and per side (best newtons, hold passed)."""
+def computed_values(assessment: Assessment, findings: list[SideFindings]) -> tuple[dict, dict]:
+    """The assessment's derived fields from these side findings, and per side (best newtons, hold passed)."""
     try:
-        result = classification.classify(classification_input(assessment))
+        result = classification.classify(classification_input(assessment, findings))
     except classification.ClassificationError as error:
         raise ValidationError({"sides": str(error)}) from None
     values = {
@@ -77,26 +78,41 @@ def computed_values(assessment: Assessment) -> tuple[dict, dict]:
 
 
 @transaction.atomic
-def record_assessment(*, assessment: Assessment, sides: list[dict], recorded_by: User) -> Assessment:
-    """Save an assessment with its per-side findings (at most one row per side), all or nothing."""
+def record_assessment(*, assessment: Assessment, sides: list[dict], recorded_by: User,
+                      outcomes: list[OutcomeMeasure] = ()) -> Assessment:
+    """Save an assessment with its per-side findings (at most one row per side) and any outcome
+    measures taken at it, all or nothing.
+
+    The classification, reasons, warnings, symmetry and rung are computed once, from the
+    findings as they are about to be stored, and saved with the assessment (so its history
+    row holds them too). Sides not given keep their stored findings.
+    """
     seen = [side.get("side") for side in sides]
     if any(side not in {"left", "right"} for side in seen):
         raise ValidationError({"sides": "Each set of findings needs its side: left or right."})
     if len(seen) != len(set(seen)):
         raise ValidationError({"sides": "Give each side once."})
+    findings = {row.side: row for row in assessment.sides.all()} if assessment.pk else {}
+    for data in sides:
+        row = findings.get(data["side"]) or SideFindings(side=data["side"])
+        for name, value in data.items():
+            setattr(row, name, value)
+        row.full_clean(exclude=["assessment"])
+        findings[data["side"]] = row
     assessment.full_clean()
+    values, per_side = computed_values(assessment, list(findings.values()))
+    for name, value in values.items():
+        setattr(assessment, name, value)
     assessment._history_user = recorded_by
     assessment.save()
-    existing = {findings.side: findings for findings in assessment.sides.all()}
-    for data in sides:
-        findings = existing.get(data["side"]) or SideFindings(assessment=assessment, side=data["side"])
-        for name, value in data.items():
-            setattr(findings, name, value)
-        findings.full_clean(exclude=["assessment"])
-        findings._history_user = recorded_by
-        findings.save()
-    if not sides:
-        assessment.refresh_computed()
+    for row in findings.values():
+        row.assessment = assessment
+        row.best_newtons, row.knee_hold_pass = per_side.get(row.side, (None, None))
+        row._history_user = recorded_by
+        row.save()
+    for outcome in outcomes:
+        outcome.patient, outcome.assessment = assessment.patient, assessment
+        record_outcome(outcome=outcome, recorded_by=recorded_by)
     return assessment
 
 

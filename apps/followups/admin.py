@@ -1,9 +1,13 @@
+import uuid
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
-from apps.followups import progression_service
-from apps.followups.models import FollowUp, ProgressionProposal, ProposalStatus, SessionLog, SessionLogItem
+from apps.followups import progression_service, services
+from apps.followups.models import FollowUp, LogSource, ProgressionProposal, ProposalStatus, SessionLog, SessionLogItem
+from hipclinic.admin_writes import WrittenByService
 
 
 @admin.register(FollowUp)
@@ -24,35 +28,68 @@ class FollowUpAdmin(admin.ModelAdmin):
         return followup.is_overdue
 
 
+class SessionLogItemFormSet(BaseInlineFormSet):
+    """An in-clinic session's exercises, each one on the program, checked as the service will check them."""
+
+    def rows(self) -> list[dict]:
+        program = self.instance.program if self.instance.program_id else None
+        on_program = {item.exercise_id: item.pk for item in program.items.all()} if program else {}
+        return [
+            {"item": on_program.get(form.cleaned_data["exercise"].pk), "sets_done": form.cleaned_data["sets_done"],
+             "last_set_amount": form.cleaned_data.get("last_set_amount"),
+             "pain_during": form.cleaned_data.get("pain_during"),
+             "next_morning": form.cleaned_data.get("next_morning", "")}
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("exercise")
+        ]
+
+    def clean(self):
+        super().clean()
+        log = self.instance
+        if any(self.errors) or not log.program_id or log.session_date is None:
+            return
+        problems = services.session_problems(program=log.program, session_date=log.session_date, items=self.rows())
+        if problems:
+            raise ValidationError([message for messages in problems.values() for message in messages])
+
+
 class SessionLogItemInline(admin.TabularInline):
     model = SessionLogItem
+    formset = SessionLogItemFormSet
     extra = 0
     fields = ["exercise", "sets_done", "last_set_amount", "pain_during", "next_morning"]
     autocomplete_fields = ["exercise"]
 
+    def get_extra(self, request, obj=None, **kwargs):
+        return 0 if obj else 3
+
 
 @admin.register(SessionLog)
-class SessionLogAdmin(admin.ModelAdmin):
-    """In-clinic sessions are logged here; patients log theirs through their link."""
+class SessionLogAdmin(WrittenByService, admin.ModelAdmin):
+    """In-clinic sessions are logged here (through the same service as the patient's link);
+    a logged session is a record and is not edited afterwards."""
 
     list_display = ["session_date", "program", "source", "effort"]
     list_filter = ["source", "effort", "session_date"]
     list_select_related = ["program__patient"]
     raw_id_fields = ["program"]
-    readonly_fields = ["submission_key", "logged_by", "created_at"]
+    fields = ["program", "session_date", "effort", "note", "source", "logged_by", "created_at"]
+    readonly_fields = ["source", "logged_by", "created_at"]
     inlines = [SessionLogItemInline]
     show_full_result_count = False
 
-    def save_model(self, request, obj, form, change):
-        if not obj.pk:
-            import uuid
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
 
-            obj.source, obj.logged_by, obj.submission_key = "clinic", request.user, f"admin-{uuid.uuid4()}"
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        progression_service.refresh_proposals(program=form.instance.program)
+    def write(self, request, form, formsets, change):
+        log = form.instance
+        saved = services.log_session(
+            program=log.program, session_date=log.session_date, items=formsets[0].rows(),
+            submission_key=f"admin-{uuid.uuid4()}", effort=log.effort, note=log.note, source=LogSource.CLINIC,
+            logged_by=request.user,
+        )
+        log.pk = saved.pk
+        log.refresh_from_db()  # the admin's own object: its confirmation and change log name the saved row
 
 
 @admin.register(ProgressionProposal)

@@ -1,20 +1,17 @@
 """Patient e-mails of the follow-up loop, through the outbox (exactly once per key)."""
 
-
 from django.conf import settings
 from django.utils import timezone
 
 from apps.notifications.services import queue_email, send_time
 from apps.prescriptions import services as prescriptions
-from apps.prescriptions.models import PatientLink, ProgramVersion
+from apps.prescriptions.models import ProgramVersion
 
 
 def queue_progression_notice(version: ProgramVersion):
     """Tell the patient their new dose and what changed, with their program link."""
     program = version.program
-    link = PatientLink.objects.filter(patient=program.patient, revoked_at__isnull=True).order_by("-created_at").first()
-    if link is None or not link.is_open:
-        link = prescriptions.create_patient_link(patient=program.patient, by=program.therapist)
+    link = prescriptions.open_patient_link(patient=program.patient, by=program.therapist)
     return queue_email(
         key=f"progression:{program.pk}:{version.number}",
         kind="progression",

@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any, Literal
 
+from apps.prescriptions import dosing
+
 Action = Literal["progress", "regress", "keep"]
 Morning = Literal["better", "same", "worse"]
 
@@ -59,7 +61,7 @@ BAND_MAX_LEVEL = 5
 # Section 5, "next exercise up the ladder, back at the bottom of its range": its default sets,
 # its range from min_dose to default_dose_low, no load (the load is the third progression step).
 
-DOSE_UNITS = {"repetitions": "repetitions", "hold_seconds": "seconds", "steps": "steps", "minutes": "minutes"}
+DOSE_UNITS = dosing.DOSE_WORDS  # the program's own words for each kind of dose
 LOAD_UNITS = ("none", "kg", "band")
 ACTION_LABELS = {"progress": "Step up", "regress": "Step back", "keep": "Keep"}
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -141,11 +143,11 @@ def describe(proposal: Proposal) -> str:
 
 
 def dose_text(exercise: ExerciseFacts, dose: Dose) -> str:
-    """ "2 sets of 8-12 repetitions, 1.5 kg" in words."""
-    text = f"{dose.sets} set{'' if dose.sets == 1 else 's'} of {_range(dose)} {DOSE_UNITS[exercise.dose_type]}"
-    if dose.load:
-        text += f", {_load(exercise, dose.load)}"
-    return text
+    """ "2 sets of 8-12 repetitions, 1.5 kg": the program's own wording (``prescriptions.dosing``)."""
+    limits = dosing.Limits(name=exercise.name, dose_type=exercise.dose_type, min_sets=exercise.min_sets,
+                           max_sets=exercise.max_sets, min_dose=exercise.min_dose, max_dose=exercise.max_dose,
+                           load_unit=exercise.load_unit, max_load=exercise.max_load)
+    return dosing.dose_text(limits, sets=dose.sets, dose_low=dose.dose_low, dose_high=dose.dose_high, load=dose.load)
 
 
 # ---------------------------------------------------------------------------- the engine
@@ -370,7 +372,7 @@ def _load_change(exercise: ExerciseFacts, before: float | None, after: float | N
 
 
 def _load(exercise: ExerciseFacts, load: float) -> str:
-    return f"band level {float(load):g}" if exercise.load_unit == "band" else f"{float(load):g} kg"
+    return dosing.load_text(exercise.load_unit, load)
 
 
 def _range(dose: Dose) -> str:

@@ -61,30 +61,43 @@ def refresh_proposals(*, program: Program) -> list[ProgressionProposal]:
             ))
         if clinic_policy().progression_auto_apply:
             for proposal in created:
-                apply_proposal(proposal=proposal, by=None)
+                try:
+                    with transaction.atomic():
+                        apply_proposal(proposal=proposal, by=None)
+                except ValidationError:
+                    # A rule the new dose would break (a caution to acknowledge on the next rung):
+                    # it waits for a therapist, and the patient's session is saved all the same.
+                    continue
     return created
 
 
 @transaction.atomic
 def apply_proposal(*, proposal: ProgressionProposal, by) -> ProgramItem:
-    """Apply one proposal: the item's new dose (or next rung) becomes a new program version."""
+    """Apply one proposal: the item's new dose (or next rung) becomes a new program version, and the patient is told.
+
+    The change goes through ``prescriptions.save_program``, so the exercise's limits and the
+    safety rules hold as for any other edit; a refused change leaves the proposal pending.
+    """
     # Only the proposal row: PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to item.
     proposal = ProgressionProposal.objects.select_for_update(of=("self",)).select_related(
-        "item__program", "item__exercise").get(pk=proposal.pk)
+        "item__program__patient").get(pk=proposal.pk)
     if proposal.status != ProposalStatus.PENDING or proposal.item is None:
         raise ValidationError({"status": "This proposal has already been decided."})
-    item = proposal.item
+    program = proposal.item.program
+    items = prescriptions.stored_items(program)
+    item = next(row for row in items if row.pk == proposal.item_id)
     if proposal.new_exercise is not None:
         item.exercise = proposal.new_exercise
-        item.caution_acknowledged = False
+        item.caution_acknowledged = False  # a new exercise's caution must be read afresh
     dose = proposal.proposed
     item.sets, item.dose_low, item.dose_high = dose["sets"], dose["dose_low"], dose["dose_high"]
     item.load = None if dose["load"] is None else round(prescriptions.load_as_decimal(dose["load"]), 1)
-    item.save()  # dose limits and safety rules apply here too
+    latest = program.versions.order_by("-number").values_list("number", flat=True).first()
+    prescriptions.save_program(program=program, items=items, by=by)
     proposal.status, proposal.decided_by, proposal.decided_at = ProposalStatus.APPLIED, by, timezone.now()
     proposal.save(update_fields=["status", "decided_by", "decided_at"])
-    version = prescriptions.record_version(item.program, by=by)
-    if version is not None:
+    version = program.versions.order_by("-number").first()
+    if version is not None and version.number != latest:
         from apps.followups import emails
 
         emails.queue_progression_notice(version)

@@ -1,8 +1,9 @@
 """Scheduled e-mails of the follow-up loop: weekly plan, missed-session nudge, therapist alert, follow-up digest.
 
-Each scan is ``(now) -> int`` for ``apps.notifications.reminders.REMINDER_SCANS``: beat runs
-it every five minutes (and ``manage.py send_due_reminders`` by hand), so it must be cheap
-when nothing is due and harmless when run twice. All four have the shape of
+Each scan is ``(now) -> int``, registered with ``apps.notifications.reminders.register_scan``
+in ``FollowupsConfig.ready()``: beat runs it every five minutes (and ``manage.py
+send_due_reminders`` by hand), so it must be cheap when nothing is due and harmless when
+run twice. All four have the shape of
 ``apps.scheduling.emails.queue_appointment_reminders``:
 
 1. one SELECT of what is due, exact in SQL: the patient's local date is not computed per
@@ -12,8 +13,8 @@ when nothing is due and harmless when run twice. All four have the shape of
 2. one SELECT of the keys already in the outbox among those candidates;
 3. rows rendered with ``build_email`` (consent and one-click unsubscribe included) and one
    ``INSERT ... ON CONFLICT DO NOTHING`` (``queue_many``), so a concurrent twin of a scan
-   inserts nothing twice. The outbox sweep sends them; ``send_after`` holds patient
-   e-mail outside 21:00-08:00 local (``apps.notifications.quiet_hours``).
+   inserts nothing twice. The outbox sweep sends them; ``send_after`` holds them during
+   the clinic's quiet hours in the recipient's zone (``apps.notifications.services.send_time``).
 
 A handful of queries whatever the number of programs, and never one per program.
 """

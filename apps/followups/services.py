@@ -1,4 +1,4 @@
-"""Follow-ups planned on activation, session logs, adherence, and progression proposals."""
+"""Follow-ups planned on activation, their booking, and the patient's session logs."""
 
 from __future__ import annotations
 
@@ -31,6 +31,28 @@ def patient_today(program: Program) -> date:
     return program.patient.today()
 
 
+def session_problems(*, program: Program, session_date: date, items: list[dict]) -> dict[str, list[str]]:
+    """Why this session cannot be logged, by field: a program not active, a day not yet come or
+    before the start, no exercise, an exercise not on the program or logged twice."""
+    problems: dict[str, list[str]] = {}
+    if program.status != ProgramStatus.ACTIVE:
+        problems.setdefault("program", []).append("This program is not active.")
+    if session_date > patient_today(program):
+        problems.setdefault("session_date", []).append("This day has not happened yet.")
+    if session_date < program.start_date:
+        problems.setdefault("session_date", []).append("The program had not started on that day.")
+    on_program = set(program.items.values_list("pk", flat=True))
+    if not items:
+        problems.setdefault("items", []).append("Log at least one exercise.")
+    for data in items:
+        if data.get("item") not in on_program:
+            problems.setdefault("items", []).append("That exercise is not on this program.")
+    if len({data.get("item") for data in items}) < len(items):
+        # Two rows of one exercise would count as two sessions toward two-for-two.
+        problems.setdefault("items", []).append("Each exercise can be logged once per session.")
+    return problems
+
+
 def log_session(
     *,
     program: Program,
@@ -47,24 +69,10 @@ def log_session(
     existing = SessionLog.objects.filter(submission_key=submission_key).first()
     if existing is not None:
         return existing
-    problems: dict[str, list[str]] = {}
-    if program.status != ProgramStatus.ACTIVE:
-        problems.setdefault("program", []).append("This program is not active.")
-    if session_date > patient_today(program):
-        problems.setdefault("session_date", []).append("This day has not happened yet.")
-    if session_date < program.start_date:
-        problems.setdefault("session_date", []).append("The program had not started on that day.")
-    on_program = {item.pk: item for item in program.items.select_related("exercise")}
-    if not items:
-        problems.setdefault("items", []).append("Log at least one exercise.")
-    for data in items:
-        if data.get("item") not in on_program:
-            problems.setdefault("items", []).append("That exercise is not on this program.")
-    if len({data.get("item") for data in items}) < len(items):
-        # Two rows of one exercise would count as two sessions toward two-for-two.
-        problems.setdefault("items", []).append("Each exercise can be logged once per session.")
+    problems = session_problems(program=program, session_date=session_date, items=items)
     if problems:
         raise ValidationError(problems)
+    on_program = {item.pk: item for item in program.items.select_related("exercise")}
     try:
         with transaction.atomic():
             log = SessionLog(program=program, session_date=session_date, effort=effort, note=note.strip(),
@@ -99,20 +107,3 @@ def record_next_morning(*, log_item: SessionLogItem, answer: str) -> SessionLogI
 
     progression_service.refresh_proposals(program=log_item.log.program)
     return log_item
-
-
-def adherence(program: Program, *, today: date | None = None) -> list[dict]:
-    """Per program week: sessions logged against sessions prescribed."""
-    today = today or patient_today(program)
-    dates = [log.session_date for log in program.session_logs.all()]  # prefetch-friendly
-    weeks = []
-    for week in range(program.weeks):
-        start = program.start_date + timedelta(weeks=week)
-        if start > today:
-            break
-        end = start + timedelta(days=7)
-        logged = len({d for d in dates if start <= d < end})
-        weeks.append({"week": week + 1, "start": start.isoformat(), "logged": logged,
-                      "prescribed": program.sessions_per_week,
-                      "percent": round(100 * logged / program.sessions_per_week)})
-    return weeks

@@ -6,7 +6,7 @@ page as the program (404), and the token opens its own patient's logs only.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
-from apps.followups import services
+from apps.followups import selectors, services
 from apps.followups.forms import NextMorningForm, SessionForm, session_item_formset
 from apps.followups.models import LogSource, SessionLog
 from apps.prescriptions import services as prescriptions
@@ -99,8 +99,8 @@ def thanks(request, token: str, log_id: int):
     log = _patients_log(link, log_id)
     program = log.program
     today = services.patient_today(program)
-    this_week = next((week for week in services.adherence(program, today=today)
-                      if today < date.fromisoformat(week["start"]) + timedelta(days=7)), None)
+    this_week = next((week for week in selectors.program_weeks(program, today=today)
+                      if today < week.start + timedelta(days=7)), None)
     return render(request, "followups/thanks.html",
                   {"patient": link.patient, "log": log, "week": this_week, "token": token})
 

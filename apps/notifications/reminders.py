@@ -1,28 +1,31 @@
 """The reminder scans run by beat and by ``manage.py send_due_reminders``.
 
-Each entry maps an outbox kind to a function ``(now) -> int`` that queues the reminders
-of that kind that are due at ``now`` and returns how many it queued. A scan must be
-set-based and idempotent (its rows have deterministic keys), because it runs every few
-minutes over the same window. Later issues add their kinds here.
+Each app that sends scheduled e-mail registers its scans in its ``AppConfig.ready()``
+(``register_scan``), so this app never imports the apps above it. A scan is a function
+``(now) -> int`` that queues the reminders of one outbox kind that are due at ``now`` and
+returns how many it queued. It must be set-based and idempotent (its rows have
+deterministic keys), because it runs every few minutes over the same window.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import transaction
-from django.utils.module_loading import import_string
 
 log = logging.getLogger("hipclinic.outbox")
 
-REMINDER_SCANS: dict[str, str] = {
-    "appointment-reminder": "apps.scheduling.emails.queue_appointment_reminders",
-    "weekly-plan": "apps.followups.reminders.queue_weekly_plans",
-    "missed-session": "apps.followups.reminders.queue_missed_session_nudges",
-    "therapist-alert": "apps.followups.reminders.queue_therapist_alerts",
-    "followup-due": "apps.followups.reminders.queue_followup_due",
-}
+Scan = Callable[[datetime], int]
+
+# Outbox kind -> its scan, in the order the apps registered them.
+REMINDER_SCANS: dict[str, Scan] = {}
+
+
+def register_scan(kind: str, scan: Scan) -> None:
+    """Add one kind's scan; registering the same kind again replaces it (a reloaded app)."""
+    REMINDER_SCANS[kind] = scan
 
 
 class ScanFailed(Exception):
@@ -37,10 +40,10 @@ def run_due_scans(now: datetime) -> dict[str, int]:
     """Run every registered scan once, each in its own transaction; returns {kind: emails queued}."""
     counts: dict[str, int] = {}
     failed: list[str] = []
-    for kind, path in REMINDER_SCANS.items():
+    for kind, scan in REMINDER_SCANS.items():
         try:
             with transaction.atomic():
-                counts[kind] = import_string(path)(now)
+                counts[kind] = scan(now)
         except Exception as error:  # one broken scan must not hold back the others' reminders
             # The class only, never the text or a traceback: either can quote a patient's data.
             log.error("reminder scan failed kind=%s error=%s", kind, type(error).__name__)

@@ -75,16 +75,6 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def withdraw_email_consent(*, patient: Patient) -> bool:
-    """Stop all patient e-mail; True when consent was given until now."""
-    if not patient.email_consent:
-        return False
-    patient.email_consent = False
-    patient.save()  # records email_consent_changed_at and a history row
-    log.info("outbox consent withdrawn patient_id=%s", patient.pk)
-    return True
-
-
 # ---------------------------------------------------------------------------- timing
 
 

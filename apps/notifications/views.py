@@ -5,6 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apps.notifications import services
+from apps.patients.services import set_email_consent
 
 
 # CSRF-exempt: mail clients send RFC 8058's one-click POST with no cookie or token.
@@ -22,6 +23,6 @@ def unsubscribe(request, token: str):
     if patient is None:
         return render(request, "notifications/unsubscribe_invalid.html", status=404)
     if request.method == "POST":
-        services.withdraw_email_consent(patient=patient)
+        set_email_consent(patient=patient, consent=False)  # the patient's own choice: no staff user
         return render(request, "notifications/unsubscribe_done.html")
     return render(request, "notifications/unsubscribe_confirm.html", {"already": not patient.email_consent})

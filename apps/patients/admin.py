@@ -1,13 +1,10 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from apps.assessments.intake import send_intake_action
 from apps.patients import selectors, services
 from apps.patients.models import Patient, Referral, ReferralCause
-from apps.scheduling.models import Appointment
 
 
 class ReferralInline(admin.StackedInline):
@@ -25,22 +22,6 @@ class ReferralInline(admin.StackedInline):
         if request.user.has_perm("patients.view_red_flag_screen"):
             return self.fields
         return [("cause", "cause_other"), ("referring_clinician", "referral_date", "surgery_date")]
-
-
-class AppointmentInline(admin.TabularInline):
-    model = Appointment
-    extra = 0
-    fields = ["start", "end", "kind", "therapist", "status"]
-    readonly_fields = fields
-    can_delete = False
-    show_change_link = True
-    ordering = ["-start"]
-
-    def has_add_permission(self, request, obj=None):
-        return False  # booking goes through the desk or the API, which check the rota and overlaps
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("kind", "therapist")
 
 
 class CauseFilter(admin.SimpleListFilter):
@@ -89,32 +70,19 @@ class PatientAdmin(SimpleHistoryAdmin):
         ("Notes", {"fields": ["notes"]}),
         ("Record", {"fields": [("archived_at", "created_at", "updated_at")]}),
     ]
-    inlines = [ReferralInline, AppointmentInline]
-    actions = ["archive", send_intake_action]
+    inlines = [ReferralInline]
+    actions = ["archive"]
     show_full_result_count = False
     list_per_page = 50
 
     def get_queryset(self, request):
         return selectors.with_red_flag_alert(super().get_queryset(request))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        # The progress chart and assessments are clinical: shown only to roles that may see them.
-        extra_context = extra_context or {}
-        if request.user.has_perm("assessments.view_assessment"):
-            extra_context["progress_url"] = reverse("api-patient-progress", kwargs={"pk": object_id})
-        if request.user.has_perm("prescriptions.view_program"):
-            from apps.followups.services import adherence
-            from apps.prescriptions.services import current_program
-
-            program = current_program(Patient(pk=object_id))
-            if program is not None:
-                extra_context["adherence"] = adherence(program)
-                extra_context["adherence_program"] = program
-        if request.user.has_perm("assessments.add_assessment"):
-            extra_context["add_assessment_url"] = (
-                reverse("admin:assessments_assessment_add") + f"?patient={object_id}"
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.update_patient(patient=obj, changed_by=request.user)
+        else:
+            services.register_patient(patient=obj, registered_by=request.user)
 
     @admin.display(boolean=True, description="red flag open", ordering="red_flag_alert")
     def red_flag(self, patient):

@@ -1,5 +1,4 @@
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -28,14 +27,12 @@ class PatientSerializer(serializers.ModelSerializer):
         return services.register_patient(patient=Patient(**validated_data), registered_by=self.context["request"].user)
 
     def update(self, patient, validated_data):
-        if patient.is_archived:
-            raise serializers.ValidationError(
-                {"non_field_errors": ["This patient is archived: restore the record first."]}
-            )
         for name, value in validated_data.items():
             setattr(patient, name, value)
-        patient.save()
-        return patient
+        try:
+            return services.update_patient(patient=patient, changed_by=self.context["request"].user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
 
 
 class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -115,6 +112,14 @@ class ReferralSerializer(serializers.ModelSerializer):
     def create(self, validated_data):
         return services.add_referral(referral=Referral(**validated_data), added_by=self.context["request"].user)
 
+    def update(self, referral, validated_data):
+        for name, value in validated_data.items():
+            setattr(referral, name, value)
+        try:
+            return services.update_referral(referral=referral, changed_by=self.context["request"].user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
+
 
 class ReferralViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                       mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -122,7 +127,3 @@ class ReferralViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     queryset = Referral.objects.select_related("patient").order_by("-referral_date", "-id")
     filterset_fields = ["patient", "cause"]
 
-    def perform_update(self, serializer):
-        with transaction.atomic():
-            serializer.instance._history_user = self.request.user
-            serializer.save()

@@ -3,7 +3,7 @@
 import re
 from datetime import date
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Upper
 
 from apps.patients.models import Patient, Referral
@@ -40,6 +40,17 @@ def search_filter(text: str) -> Q:
 def open_red_flag(patient_ref: str = "pk") -> Exists:
     """True when the patient (``patient_ref`` from the outer query) has a positive screen with no decision yet."""
     return Exists(Referral.objects.filter(patient=OuterRef(patient_ref), red_flag_decision="").exclude(red_flags=[]))
+
+
+def latest_referral(patient: Patient) -> Referral | None:
+    """The patient's current referral: the latest by referral date (then the last entered)."""
+    return patient.referrals.order_by("-referral_date", "-id").first()
+
+
+def latest_referral_cause(patient_ref: str = "patient") -> Subquery:
+    """The cause of the latest referral of the patient ``patient_ref`` names in the outer query."""
+    referrals = Referral.objects.filter(patient=OuterRef(patient_ref)).order_by("-referral_date", "-id")
+    return Subquery(referrals.values("cause")[:1])
 
 
 def with_red_flag_alert(queryset: QuerySet) -> QuerySet:

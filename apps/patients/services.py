@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.patients.models import Patient, RedFlagDecision, Referral
-from apps.scheduling.models import Appointment
+from apps.patients.vetoes import archive_refusals
+
+log = logging.getLogger("hipclinic.patients")
 
 
 def register_patient(*, patient: Patient, referral: Referral | None = None, registered_by: User) -> Patient:
@@ -25,6 +29,17 @@ def register_patient(*, patient: Patient, referral: Referral | None = None, regi
     return patient
 
 
+def update_patient(*, patient: Patient, changed_by: User) -> Patient:
+    """Save changes to a patient's details (consent changes are time-stamped); refused while archived."""
+    stored = Patient.objects.filter(pk=patient.pk).values_list("archived_at", flat=True).first()
+    if stored is not None:
+        raise ValidationError({"patient": "This patient is archived: restore the record first."})
+    patient.full_clean()
+    patient._history_user = changed_by
+    patient.save()
+    return patient
+
+
 def add_referral(*, referral: Referral, added_by: User) -> Referral:
     if referral.patient.is_archived:
         raise ValidationError({"patient": "This patient is archived: restore the record first."})
@@ -34,17 +49,25 @@ def add_referral(*, referral: Referral, added_by: User) -> Referral:
     return referral
 
 
+def update_referral(*, referral: Referral, changed_by: User) -> Referral:
+    """Save changes to a referral (not its red-flag decision: see ``record_red_flag_decision``)."""
+    if referral.patient.is_archived:
+        raise ValidationError({"patient": "This patient is archived: restore the record first."})
+    referral.full_clean()
+    referral._history_user = changed_by
+    referral.save()
+    return referral
+
+
 def archive_patient(*, patient: Patient, archived_by: User) -> Patient:
-    """Archive instead of deleting; refused while future appointments are still booked."""
+    """Archive instead of deleting; refused while another app has a reason to keep it open (upcoming appointments)."""
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
         if patient.is_archived:
             return patient
-        upcoming = Appointment.objects.active().filter(patient=patient, start__gt=timezone.now()).count()
-        if upcoming:
-            raise ValidationError(
-                {"patient": f"Cancel this patient's {upcoming} upcoming appointment(s) before archiving the record."}
-            )
+        refusals = archive_refusals(patient)
+        if refusals:
+            raise ValidationError({"patient": refusals})
         patient.archived_at = timezone.now()
         patient._history_user = archived_by
         patient._change_reason = "archived"
@@ -53,6 +76,7 @@ def archive_patient(*, patient: Patient, archived_by: User) -> Patient:
 
 
 def restore_patient(*, patient: Patient, restored_by: User) -> Patient:
+    """Bring an archived record back (bookings and programs are allowed again)."""
     patient.archived_at = None
     patient._history_user = restored_by
     patient._change_reason = "restored"
@@ -60,12 +84,19 @@ def restore_patient(*, patient: Patient, restored_by: User) -> Patient:
     return patient
 
 
-def set_email_consent(*, patient: Patient, consent: bool) -> Patient:
-    """Record consent given or withdrawn (Patient.save stamps the time of the change)."""
-    if patient.email_consent != consent:
-        patient.email_consent = consent
-        patient.save()
-    return patient
+def set_email_consent(*, patient: Patient, consent: bool, changed_by: User | None = None) -> bool:
+    """Record consent given or withdrawn (Patient.save stamps the time of the change); True when it changed.
+
+    ``changed_by`` is None when the patient themself withdrew it (the one-click unsubscribe).
+    """
+    if patient.email_consent == consent:
+        return False
+    patient.email_consent = consent
+    patient._history_user = changed_by
+    patient._change_reason = "e-mail consent given" if consent else "e-mail consent withdrawn"
+    patient.save()
+    log.info("patient e-mail consent %s patient_id=%s", "given" if consent else "withdrawn", patient.pk)
+    return True
 
 
 def record_red_flag_decision(*, referral: Referral, decision: str, note: str, decided_by: User) -> Referral:

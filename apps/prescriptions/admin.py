@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -9,10 +8,11 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.ops.access import AccessLoggedAdminMixin
-from apps.patients.models import Referral
+from apps.patients.selectors import latest_referral_cause
 from apps.prescriptions import services
+from apps.prescriptions.extras import PROGRAM_FIGURES, with_figures
 from apps.prescriptions.models import Exercise, PatientLink, Program, ProgramItem, ProgramStatus, ProgramVersion
-from apps.prescriptions.signals import program_activated
+from hipclinic.admin_writes import WrittenByService
 
 
 class ExerciseForm(forms.ModelForm):
@@ -53,28 +53,52 @@ class ExerciseAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # retire instead: programs and versions refer to exercises
 
+    def save_model(self, request, obj, form, change):
+        services.save_exercise(exercise=obj, by=request.user)
+
+
+ITEM_FIELDS = ("exercise", "order", "sets", "dose_low", "dose_high", "load", "side", "notes", "caution_acknowledged")
+
+
+def initial_items(request) -> list[dict]:
+    """Items to pre-fill when a program is started from an assessment (``?from_assessment=<id>``)."""
+    from apps.assessments.models import Assessment
+
+    pk = request.GET.get("from_assessment", "")
+    assessment = Assessment.objects.filter(pk=pk).first() if pk.isdigit() else None
+    return services.items_from_assessment(assessment) if assessment is not None else []
+
 
 class ProgramItemFormSet(BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
+    """The program's items. Checks the whole program as the service will, before anything is written:
+    an edit of an active program, or a save that activates it, must keep it safe."""
+
+    def __init__(self, *args, activating: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.activating = activating
+
+    def items(self) -> list[ProgramItem]:
+        """The items as the forms now give them (deleted and blank rows left out), in their order."""
         items = []
         for form in self.forms:
-            if not form.cleaned_data or form.cleaned_data.get("DELETE") or not form.cleaned_data.get("exercise"):
+            data = form.cleaned_data
+            if not data or data.get("DELETE") or not data.get("exercise"):
                 continue
-            item = ProgramItem(**{name: value for name, value in form.cleaned_data.items()
-                                  if name in {"exercise", "order", "sets", "dose_low", "dose_high", "load", "side",
-                                              "notes", "caution_acknowledged"}})
+            item = ProgramItem(**{name: data.get(name) for name in ITEM_FIELDS})
+            item.pk = form.instance.pk
             items.append(item)
-        items.sort(key=lambda item: item.order or 0)
+        return sorted(items, key=lambda item: item.order or 0)
+
+    def clean(self):
+        super().clean()
+        if any(self.errors) or not self.instance.patient_id:
+            return
         program = self.instance
-        if program.status == ProgramStatus.ACTIVE and program.patient_id:
-            if not items:
-                raise ValidationError("An active program needs at least one exercise.")
-            problems = services.activation_problems(program, items)
-            if problems:
-                raise ValidationError([message for messages in problems.values() for message in messages])
+        active = program.status == ProgramStatus.ACTIVE or self.activating
+        problems = services.program_problems(program, self.items(), active=active)
+        messages = [message for name in ("status", "items") for message in problems.get(name, [])]
+        if messages:
+            raise ValidationError(messages)
 
 
 class ProgramItemInline(admin.TabularInline):
@@ -88,15 +112,14 @@ class ProgramItemInline(admin.TabularInline):
     ordering = ["order", "id"]
 
     def get_extra(self, request, obj=None, **kwargs):
-        initial = getattr(request, "_program_initial_items", None)
-        return len(initial) if initial else (0 if obj else 1)
+        if obj is not None:
+            return 0
+        return len(initial_items(request)) or 1
 
     def get_queryset(self, request):
         # The patient's latest referral cause, in the same query (not two queries per row).
-        latest_cause = (Referral.objects.filter(patient=OuterRef("program__patient"))
-                        .order_by("-referral_date", "-id").values("cause")[:1])
         return super().get_queryset(request).select_related("exercise").annotate(
-            referral_cause=Subquery(latest_cause))
+            referral_cause=latest_referral_cause("program__patient"))
 
     @admin.display(description="caution for this referral")
     def caution_shown(self, item):
@@ -123,10 +146,28 @@ class ProgramVersionInline(admin.TabularInline):
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((c,) for c in version.changes)))
 
 
+def _status_action(service, done: str, description: str):
+    """An admin action moving the selected programs' status through ``service``; refusals are listed."""
+
+    def action(modeladmin, request, queryset):
+        changed = 0
+        for program in queryset.order_by("pk"):
+            try:
+                service(program=program, by=request.user)
+                changed += 1
+            except ValidationError as error:
+                modeladmin.message_user(request, f"{program.patient.record_number}, {program}: "
+                                                 f"{' '.join(error.messages)}", messages.ERROR)
+        if changed:
+            modeladmin.message_user(request, f"{done} {changed} program(s).", messages.SUCCESS)
+
+    action.__name__ = service.__name__
+    return admin.action(description=description, permissions=["change"])(action)
+
+
 @admin.register(Program)
-class ProgramAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["patient", "start_date", "status", "therapist", "weeks", "sessions_per_week", "last_7_days",
-                    "adherence"]
+class ProgramAdmin(WrittenByService, AccessLoggedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["patient", "start_date", "status", "therapist", "weeks", "sessions_per_week"]
     list_filter = ["status", "start_date"]
     list_select_related = ["patient", "therapist"]
     search_fields = ["patient__record_number", "patient__last_name"]
@@ -134,88 +175,63 @@ class ProgramAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
     raw_id_fields = ["source_assessment"]
     show_full_result_count = False
     inlines = [ProgramItemInline, ProgramVersionInline]
-    actions = ["duplicate", "print_handout", "send_patient_link"]
+    # Status changes only through the services: the buttons and these actions.
+    readonly_fields = ["status", "activated_at"]
+    actions = [
+        _status_action(services.activate_program, "Activated", "Activate (the patient is e-mailed their program)"),
+        _status_action(services.pause_program, "Paused", "Pause"),
+        _status_action(services.complete_program, "Completed", "Mark as completed"),
+        _status_action(services.stop_program, "Stopped", "Stop early"),
+        "duplicate", "print_handout", "send_patient_link",
+    ]
     fieldsets = [
-        (None, {"fields": [("patient", "source_assessment"), ("therapist", "status")]}),
+        (None, {"fields": [("patient", "source_assessment"), ("therapist", "status", "activated_at")]}),
         ("Schedule", {"fields": [("start_date", "weeks", "sessions_per_week"), "goals"]}),
         ("Safety", {"fields": [("surgeon_clearance", "surgeon_clearance_note")]}),
     ]
 
+    def get_list_display(self, request):
+        figures = [figure.admin_column for figure in PROGRAM_FIGURES.values() if figure.admin_column]
+        return [*self.list_display, *figures]
+
     def get_queryset(self, request):
-        from datetime import timedelta
-
-        from django.db.models import Count, Q
-        from django.utils import timezone
-
-        week_ago = timezone.localdate() - timedelta(days=6)
-        return super().get_queryset(request).annotate(
-            logged_total=Count("session_logs__session_date", distinct=True),
-            logged_week=Count("session_logs__session_date", distinct=True,
-                              filter=Q(session_logs__session_date__gte=week_ago)),
-        )
-
-    @admin.display(description="last 7 days")
-    def last_7_days(self, program):
-        return f"{program.logged_week}/{program.sessions_per_week}"
-
-    @admin.display(description="adherence")
-    def adherence(self, program):
-        """Sessions logged against sessions prescribed so far (whole program)."""
-        from datetime import timedelta
-
-        from django.utils import timezone
-
-        end = program.start_date + timedelta(weeks=program.weeks)
-        days = (min(timezone.localdate(), end) - program.start_date).days
-        if program.status == ProgramStatus.DRAFT or days <= 0:
-            return "-"
-        prescribed = max(1, round(program.sessions_per_week * days / 7))
-        return f"{min(100, round(100 * program.logged_total / prescribed))} %"
+        return with_figures(super().get_queryset(request))
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         initial.setdefault("therapist", request.user.pk)
-        assessment = self._source_assessment(request)
-        if assessment is not None:
-            initial.update(patient=assessment.patient_id, source_assessment=assessment.pk)
-        return initial
-
-    def _source_assessment(self, request):
-        from apps.assessments.models import Assessment
-
         pk = request.GET.get("from_assessment", "")
-        return Assessment.objects.filter(pk=pk).first() if pk.isdigit() else None
+        if pk.isdigit():
+            from apps.assessments.models import Assessment
 
-    def add_view(self, request, form_url="", extra_context=None):
-        assessment = self._source_assessment(request)
-        if assessment is not None:  # "start from assessment": pre-filled, editable, not yet saved
-            request._program_initial_items = services.items_from_assessment(assessment)
-        return super().add_view(request, form_url, extra_context)
+            assessment = Assessment.objects.filter(pk=pk).first()
+            if assessment is not None:
+                initial.update(patient=assessment.patient_id, source_assessment=assessment.pk)
+        return initial
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        initial = getattr(request, "_program_initial_items", None)
-        if isinstance(inline, ProgramItemInline) and initial and request.method == "GET":
-            kwargs["initial"] = initial
+        if isinstance(inline, ProgramItemInline):
+            kwargs["activating"] = request.method == "POST" and "_activate" in request.POST
+            if request.method == "GET" and obj.pk is None:  # "start from an assessment": pre-filled, editable
+                kwargs["initial"] = initial_items(request)
         return kwargs
 
-    def save_model(self, request, obj, form, change):
-        # The inline formset has checked the program with its new items; the program row
-        # is written first, its items next, and save_related checks the whole again.
-        obj._items_pending = True
-        super().save_model(request, obj, form, change)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_activate"] = self.has_change_permission(request, obj) and (
+            obj is None or obj.status in (ProgramStatus.DRAFT, ProgramStatus.PAUSED))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        program = form.instance
-        program._items_pending = False
-        if program.status == ProgramStatus.ACTIVE:
-            services.raise_if_unsafe(program)
-            Program.objects.filter(patient=program.patient, status=ProgramStatus.ACTIVE).exclude(
-                pk=program.pk).update(status=ProgramStatus.COMPLETED)
-            first = services.record_version(program, by=request.user)
-            if first is not None and first.number == 1:
-                program_activated.send(sender=Program, program=program, by=request.user)
+    def write(self, request, form, formsets, change):
+        items_formset = next(f for f in formsets if isinstance(f, ProgramItemFormSet))
+        program = services.save_program(program=form.instance, items=items_formset.items(), by=request.user)
+        if items_formset.activating:
+            try:
+                services.activate_program(program=program, by=request.user)
+            except ValidationError as error:  # changed meanwhile by someone else: saved, not activated
+                self.message_user(request, f"Saved, but not activated: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                form.instance.refresh_from_db()
 
     @admin.action(description="Duplicate as a new draft", permissions=["add"])
     def duplicate(self, request, queryset):
@@ -260,7 +276,5 @@ class PatientLinkAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected links", permissions=["change"])
     def revoke(self, request, queryset):
-        from django.utils import timezone
-
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = services.revoke_patient_links(links=queryset, by=request.user)
         self.message_user(request, f"Revoked {count} link(s).", messages.SUCCESS)

@@ -1,14 +1,15 @@
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Subquery
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.ops.access import AccessLoggedRetrieveMixin
-from apps.patients.models import Patient, Referral
-from apps.prescriptions import services
-from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus, ProgramVersion
+from apps.patients.models import Patient
+from apps.patients.selectors import latest_referral, latest_referral_cause
+from apps.prescriptions import dosing, services
+from apps.prescriptions.extras import PROGRAM_FIGURES, with_figures
+from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramVersion
 from hipclinic.api import SlugRelatedField, as_api_error
 
 
@@ -32,6 +33,20 @@ class ExerciseSerializer(serializers.ModelSerializer):
             raise as_api_error(error) from None
         return attrs
 
+    def create(self, validated_data):
+        return self._save(Exercise(), validated_data)
+
+    def update(self, exercise, validated_data):
+        return self._save(exercise, validated_data)
+
+    def _save(self, exercise, validated_data):
+        for name, value in validated_data.items():
+            setattr(exercise, name, value)
+        try:
+            return services.save_exercise(exercise=exercise, by=self.context["request"].user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
+
 
 class ExerciseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                       mixins.UpdateModelMixin, viewsets.GenericViewSet):
@@ -53,34 +68,46 @@ class ProgramItemSerializer(serializers.ModelSerializer):
                   "caution_acknowledged", "caution", "dose"]
         read_only_fields = ["id"]
 
+    def validate(self, attrs):
+        # The exercise's own limits, shown against this item's fields (the service checks them again).
+        problems = dosing.dose_problems(dosing.limits_of(attrs["exercise"]), sets=attrs.get("sets"),
+                                        dose_low=attrs.get("dose_low"), dose_high=attrs.get("dose_high"),
+                                        load=attrs.get("load"))
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
+
     def get_caution(self, item) -> str:
         # The list annotates each program with its referral cause (no query per program);
         # a program just written by create or update asks once.
         program = item.program
         if not hasattr(program, "referral_cause"):
-            referral = services.latest_referral(program)
+            referral = latest_referral(program.patient)
             program.referral_cause = referral.cause if referral else None
         return item.exercise.caution_for(program.referral_cause)
 
 
 class ProgramSerializer(serializers.ModelSerializer):
+    """A program and its items. The status is read-only: it changes through the activate, pause,
+    complete and stop actions, which apply the safety rules."""
+
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     items = ProgramItemSerializer(many=True, required=False)
     current_version = serializers.SerializerMethodField()
-    adherence = serializers.SerializerMethodField(help_text="Per program week: sessions logged / prescribed.")
 
     class Meta:
         model = Program
         fields = ["id", "patient", "therapist", "source_assessment", "start_date", "weeks", "sessions_per_week",
-                  "goals", "status", "surgeon_clearance", "surgeon_clearance_note", "items", "current_version",
-                  "adherence", "created_at", "updated_at"]
-        read_only_fields = ["therapist", "status", "created_at", "updated_at"]
+                  "goals", "status", "activated_at", "surgeon_clearance", "surgeon_clearance_note", "items",
+                  "current_version", "created_at", "updated_at"]
+        read_only_fields = ["therapist", "status", "activated_at", "created_at", "updated_at"]
 
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
-    def get_adherence(self, program) -> list:
-        from apps.followups.services import adherence
-
-        return adherence(program) if program.status != ProgramStatus.DRAFT else []
+    def get_fields(self):
+        fields = super().get_fields()
+        for figure in PROGRAM_FIGURES.values():  # adherence, from followups
+            if figure.api_field is not None:
+                fields[figure.name] = figure.api_field()
+        return fields
 
     def get_current_version(self, program) -> int | None:
         versions = list(program.versions.all())  # prefetched
@@ -88,7 +115,7 @@ class ProgramSerializer(serializers.ModelSerializer):
 
     def validate_items(self, items):
         # The items given replace the program's list, so each must be whole, even in a PATCH
-        # (DRF passes a PATCH's leave-fields-out down to nested items: a 500 before).
+        # (DRF passes a PATCH's leave-fields-out down to nested items).
         required = [name for name, field in ProgramItemSerializer().fields.items() if field.required]
         missing = [{name: ["This field is required."] for name in required if name not in item} for item in items]
         if any(missing):
@@ -130,30 +157,40 @@ class ProgramViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins.Re
     filterset_fields = ["patient", "status"]
 
     def get_queryset(self):
-        latest_cause = (Referral.objects.filter(patient=OuterRef("patient")).order_by("-referral_date", "-id")
-                        .values("cause")[:1])
-        return (Program.objects.annotate(referral_cause=Subquery(latest_cause))
-                .prefetch_related("items__exercise", "versions", "session_logs").order_by("-start_date", "-id"))
+        programs = Program.objects.annotate(referral_cause=latest_referral_cause("patient"))
+        return with_figures(programs.prefetch_related("items__exercise", "versions")).order_by("-start_date", "-id")
 
-    @extend_schema(request=None, responses=ProgramSerializer)
-    @action(detail=True, methods=["post"])
-    def activate(self, request, pk=None):
+    def _status_action(self, request, service):
         try:
-            program = services.activate_program(program=self.get_object(), by=request.user)
+            program = service(program=self.get_object(), by=request.user)
         except ValidationError as error:
             raise as_api_error(error) from None
         return Response(ProgramSerializer(self.get_queryset().get(pk=program.pk), context={"request": request}).data)
 
     @extend_schema(request=None, responses=ProgramSerializer)
     @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        """Make this draft or paused program the patient's active one (refused, with reasons, if unsafe);
+        the patient is e-mailed their program."""
+        return self._status_action(request, services.activate_program)
+
+    @extend_schema(request=None, responses=ProgramSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        """Hold an active program until it is activated again."""
+        return self._status_action(request, services.pause_program)
+
+    @extend_schema(request=None, responses=ProgramSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        """End an active or paused program that has run its course."""
+        return self._status_action(request, services.complete_program)
+
+    @extend_schema(request=None, responses=ProgramSerializer)
+    @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
-        program = self.get_object()
-        if program.status not in (ProgramStatus.ACTIVE, ProgramStatus.PAUSED):
-            raise serializers.ValidationError({"status": ["Only an active or paused program can be stopped."]})
-        program.status = ProgramStatus.STOPPED
-        program._history_user = request.user
-        program.save()
-        return Response(ProgramSerializer(program, context={"request": request}).data)
+        """End an active or paused program early."""
+        return self._status_action(request, services.stop_program)
 
     # The whole list, unpaged and unfiltered: the list's filters and paging are not this action's.
     @extend_schema(responses=ProgramVersionSerializer(many=True))

@@ -16,6 +16,7 @@ from simple_history.models import HistoricalRecords
 
 from apps.assessments.models import Assessment
 from apps.patients.models import Patient
+from apps.prescriptions import dosing
 
 
 class MuscleBias(models.TextChoices):
@@ -42,9 +43,9 @@ class DoseType(models.TextChoices):
 
 
 class LoadUnit(models.TextChoices):
-    NONE = "none", "No load"
-    KG = "kg", "kg"
-    BAND = "band", "Band level"
+    NONE = "none", dosing.LOAD_UNIT_LABELS["none"]
+    KG = "kg", dosing.LOAD_UNIT_LABELS["kg"]
+    BAND = "band", dosing.LOAD_UNIT_LABELS["band"]
 
 
 class ExerciseQuerySet(models.QuerySet):
@@ -140,6 +141,8 @@ class Program(models.Model):
         default=False, help_text="Surgeon's clearance for loaded or resisted work is documented."
     )
     surgeon_clearance_note = models.CharField(max_length=300, blank=True)
+    activated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the program last became the patient's active one.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -152,16 +155,6 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return f"Program from {self.start_date:%Y-%m-%d} ({self.get_status_display().lower()})"
-
-    def save(self, *args, **kwargs):
-        # The model's last word on safety, whatever the way in. A caller saving new items
-        # with the program (admin, API) has validated them and sets _items_pending; it
-        # checks the whole program again once the items are written.
-        if self.status == ProgramStatus.ACTIVE and not getattr(self, "_items_pending", False):
-            from apps.prescriptions import services
-
-            services.raise_if_unsafe(self)
-        super().save(*args, **kwargs)
 
     def clean(self):
         if self.patient_id and self.patient.is_archived and self.status in (ProgramStatus.DRAFT, ProgramStatus.ACTIVE):
@@ -197,26 +190,17 @@ class ProgramItem(models.Model):
     def __str__(self) -> str:
         return f"{self.exercise.name}: {self.dose_text}"
 
-    def save(self, *args, **kwargs):
-        from apps.prescriptions import services
-
-        services.raise_on_dose_problems(self)
-        if self.program.status == ProgramStatus.ACTIVE:
-            services.raise_if_item_unsafe(self)
-        super().save(*args, **kwargs)
-
     def clean(self):
-        from apps.prescriptions import services
-
-        problems = services.dose_problems(self)
-        if problems:
-            raise ValidationError(problems)
+        if self.exercise_id:
+            problems = dosing.dose_problems(dosing.limits_of(self.exercise), sets=self.sets, dose_low=self.dose_low,
+                                            dose_high=self.dose_high, load=self.load)
+            if problems:
+                raise ValidationError(problems)
 
     @property
     def dose_text(self) -> str:
-        from apps.prescriptions.services import describe_dose
-
-        return describe_dose(self)
+        return dosing.dose_text(dosing.limits_of(self.exercise), sets=self.sets, dose_low=self.dose_low,
+                                dose_high=self.dose_high, load=self.load, side=self.side)
 
 
 class ProgramVersion(models.Model):

@@ -1,7 +1,8 @@
 """Safety rules for activating a home program (clinical-reference.md sections 6 and 7).
 
-Pure: plain values in, problems out. The model layer calls it on every save of an
-active program or of an item of one, so the admin, the API and forms all obey it.
+Pure: plain values in, problems out. ``services.py`` builds the facts of a program and its
+items before anything is written (activation, and every edit of an active program), so
+the admin, the API and the progression engine all obey the same rules.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 # Section 6: "require documented surgeon clearance before resisted or loaded exercises
-# within 6 weeks of the surgery date (clinic-editable)".
+# within 6 weeks of the surgery date (clinic-editable)": the clinic's policy passes its own.
 TRANSPSOAS_CLEARANCE_WEEKS = 6
 
 
@@ -31,6 +32,7 @@ class ProgramFacts:
     start_date: date
     surgeon_clearance: bool
     items: list[ItemFacts] = field(default_factory=list)
+    clearance_weeks: int = TRANSPSOAS_CLEARANCE_WEEKS
 
 
 def within_surgery_window(facts: ProgramFacts) -> bool:
@@ -38,7 +40,7 @@ def within_surgery_window(facts: ProgramFacts) -> bool:
         return False
     if facts.surgery_date is None:
         return True  # surgery date unknown: be cautious
-    return facts.start_date < facts.surgery_date + timedelta(weeks=TRANSPSOAS_CLEARANCE_WEEKS)
+    return facts.start_date < facts.surgery_date + timedelta(weeks=facts.clearance_weeks)
 
 
 def activation_problems(facts: ProgramFacts) -> dict[str, list[str]]:
@@ -54,7 +56,7 @@ def activation_problems(facts: ProgramFacts) -> dict[str, list[str]]:
         for item in loaded:
             problems.setdefault("items", []).append(
                 f"Item {item.position} ({item.exercise}) is loaded or resisted within "
-                f"{TRANSPSOAS_CLEARANCE_WEEKS} weeks of lateral transpsoas surgery: record the surgeon's clearance "
+                f"{facts.clearance_weeks} weeks of lateral transpsoas surgery: record the surgeon's clearance "
                 "on the program first."
             )
     for item in facts.items:

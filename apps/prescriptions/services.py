@@ -1,8 +1,11 @@
-"""Writes of home programs: dose rules, safety rules, versions, patient links.
+"""Writes of home programs: one path per action, each checking everything before it writes.
 
-Dose and safety rules are checked by the models on save (so every way in obeys them);
-forms, serializers and the admin call the same functions first to show the reasons
-next to the fields.
+``save_program`` creates or edits a program and its items (never its status);
+``activate_program``, ``pause_program``, ``stop_program`` and ``complete_program`` are the
+only ways its status changes. The admin, the API, the progression engine and the demo all
+call these. Each builds the program's facts from the values about to be written
+(``program_problems``: dose limits from ``dosing.py``, safety from ``safety.py``), refuses
+with every reason by field, and only then writes, in one transaction.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.prescriptions import safety
+from apps.ops.policy import clinic_policy
+from apps.patients.models import Patient
+from apps.patients.selectors import latest_referral
+from apps.prescriptions import dosing, safety
 from apps.prescriptions.models import (
-    DoseType,
     Exercise,
-    LoadUnit,
     PatientLink,
     Program,
     ProgramItem,
@@ -32,84 +36,15 @@ from apps.prescriptions.models import (
 from apps.prescriptions.signals import program_activated
 
 LINK_SALT = "hipclinic.patient-program-link"
-DOSE_WORDS = {DoseType.REPETITIONS: "repetitions", DoseType.HOLD_SECONDS: "seconds' hold",
-              DoseType.STEPS: "steps", DoseType.MINUTES: "minutes"}
 
 
-# ---------------------------------------------------------------------------- doses
+# ---------------------------------------------------------------------------- checking before writing
 
 
-def dose_problems(item: ProgramItem) -> dict[str, list[str]]:
-    """Why this item's dose is not allowed for its exercise, by field; empty when it is."""
-    exercise = item.exercise
-    problems: dict[str, list[str]] = {}
-
-    def add(name: str, message: str) -> None:
-        problems.setdefault(name, []).append(message)
-
-    if not exercise.is_active and _exercise_is_new_to(item):
-        add("exercise", f"{exercise.name} is retired and can no longer be prescribed.")
-    if item.sets is None or not exercise.min_sets <= item.sets <= exercise.max_sets:
-        add("sets", f"{exercise.name}: sets must be {exercise.min_sets} to {exercise.max_sets}.")
-    unit = DOSE_WORDS[DoseType(exercise.dose_type)]
-    for name in ("dose_low", "dose_high"):
-        value = getattr(item, name)
-        if value is None or not exercise.min_dose <= value <= exercise.max_dose:
-            add(name, f"{exercise.name}: {exercise.min_dose} to {exercise.max_dose} {unit}.")
-    if item.dose_low is not None and item.dose_high is not None and item.dose_low > item.dose_high:
-        add("dose_high", "The top of the range must not be below the bottom.")
-    if item.load is not None:
-        if exercise.load_unit == LoadUnit.NONE:
-            add("load", f"{exercise.name} takes no load.")
-        elif item.load <= 0:
-            add("load", "A load must be above zero (leave it empty for none).")
-        elif exercise.max_load is not None and item.load > exercise.max_load:
-            add("load", f"{exercise.name}: at most {exercise.max_load:g} {exercise.get_load_unit_display()}.")
-    return problems
-
-
-def _exercise_is_new_to(item: ProgramItem) -> bool:
-    """A retired exercise stays on programs that already had it, but cannot be added."""
-    if item.pk is not None:
-        return not ProgramItem.objects.filter(pk=item.pk, exercise_id=item.exercise_id).exists()
-    # A new row for an exercise the program already has (save_program replaces the rows).
-    return item.program_id is None or not ProgramItem.objects.filter(
-        program_id=item.program_id, exercise_id=item.exercise_id).exists()
-
-
-def raise_on_dose_problems(item: ProgramItem) -> None:
-    problems = dose_problems(item)
-    if problems:
-        raise ValidationError(problems)
-
-
-def describe_dose(item) -> str:
-    exercise = item.exercise
-    unit = DOSE_WORDS[DoseType(exercise.dose_type)]
-    amount = f"{item.dose_low}" if item.dose_low == item.dose_high else f"{item.dose_low}-{item.dose_high}"
-    text = f"{item.sets} set{'s' if item.sets != 1 else ''} of {amount} {unit}"
-    if exercise.per_side and item.side == "both":
-        text += " on each side"
-    elif item.side in ("left", "right"):
-        text += f" on the {item.side} side"
-    if item.load:
-        text += f", {item.load:g} {exercise.get_load_unit_display()}" if exercise.load_unit == LoadUnit.KG \
-            else f", band level {item.load:g}"
-    return text
-
-
-# ---------------------------------------------------------------------------- safety
-
-
-def latest_referral(program: Program):
-    return program.patient.referrals.order_by("-referral_date", "-id").first()
-
-
-def program_facts(program: Program, items: list[ProgramItem] | None = None) -> safety.ProgramFacts:
-    referral = latest_referral(program)
+def program_facts(program: Program, items: list[ProgramItem]) -> safety.ProgramFacts:
+    """The safety facts of ``program`` with ``items`` (saved or not), as the rules need them."""
+    referral = latest_referral(program.patient)
     cause = referral.cause if referral else None
-    if items is None:  # an unsaved program has no items yet (and no related manager to ask)
-        items = list(program.items.select_related("exercise")) if program.pk else []
     return safety.ProgramFacts(
         # An open positive screen, or a decision to refer on (do not treat here), blocks activation.
         red_flag_unresolved=program.patient.referrals.exclude(red_flags=[]).filter(
@@ -118,6 +53,7 @@ def program_facts(program: Program, items: list[ProgramItem] | None = None) -> s
         surgery_date=referral.surgery_date if referral else None,
         start_date=program.start_date,
         surgeon_clearance=program.surgeon_clearance,
+        clearance_weeks=clinic_policy().transpsoas_clearance_weeks,
         items=[
             safety.ItemFacts(position=n, exercise=item.exercise.name,
                              loaded_or_resisted=item.exercise.loaded_or_resisted or bool(item.load),
@@ -128,28 +64,171 @@ def program_facts(program: Program, items: list[ProgramItem] | None = None) -> s
     )
 
 
-def activation_problems(program: Program, items: list[ProgramItem] | None = None) -> dict[str, list[str]]:
-    if program.patient.is_archived:
-        return {"patient": ["This patient is archived: restore the record first."]}
-    return safety.activation_problems(program_facts(program, items))
+def stored_items(program: Program) -> list[ProgramItem]:
+    return list(program.items.select_related("exercise").order_by("order", "id")) if program.pk else []
 
 
-def raise_if_item_unsafe(item: ProgramItem) -> None:
-    """One item's own safety (its caution, its load after surgery), whatever its siblings."""
-    facts = program_facts(item.program, [item])
-    problems = safety.activation_problems(
-        safety.ProgramFacts(red_flag_unresolved=False, referral_cause=facts.referral_cause,
-                            surgery_date=facts.surgery_date, start_date=facts.start_date,
-                            surgeon_clearance=facts.surgeon_clearance, items=facts.items)
-    )
+def program_problems(program: Program, items: list[ProgramItem], *, active: bool) -> dict[str, list[str]]:
+    """Every reason ``program`` with ``items`` may not be saved (or, ``active``, be the patient's active one).
+
+    Items are numbered as the therapist sees them; each item's own dose limits, a retired
+    exercise newly added, and the safety rules for an active program.
+    """
+    problems: dict[str, list[str]] = {}
+    try:
+        program.full_clean(exclude=["therapist"] if program.therapist_id is None else None)
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            problems.setdefault(name, []).extend(messages)
+    if problems.get("patient") or not program.patient_id:
+        return problems
+    already = {row.pk: row.exercise_id for row in stored_items(program)}
+    seen: set[int] = set()
+    for n, item in enumerate(items, start=1):
+        prefix = f"Item {n} ({item.exercise.name})"
+        if not item.exercise.is_active and item.exercise_id not in already.values():
+            problems.setdefault("items", []).append(f"{prefix}: {item.exercise.name} is retired and can no longer "
+                                                    "be prescribed.")
+        if item.exercise_id in seen:
+            problems.setdefault("items", []).append(f"{prefix} is on the program twice: keep one row per exercise.")
+        seen.add(item.exercise_id)
+        dose = dosing.dose_problems(dosing.limits_of(item.exercise), sets=item.sets, dose_low=item.dose_low,
+                                    dose_high=item.dose_high, load=item.load)
+        for message in (message for messages in dose.values() for message in messages):
+            problems.setdefault("items", []).append(f"{prefix}: {message.removeprefix(item.exercise.name + ': ')}")
+    if active:
+        if not items:
+            problems.setdefault("items", []).append("An active program needs at least one exercise.")
+        for name, messages in safety.activation_problems(program_facts(program, items)).items():
+            problems.setdefault(name, []).extend(messages)
+    return problems
+
+
+def raise_problems(problems: dict[str, list[str]]) -> None:
     if problems:
         raise ValidationError(problems)
 
 
-def raise_if_unsafe(program: Program, items: list[ProgramItem] | None = None) -> None:
-    problems = activation_problems(program, items)
-    if problems:
-        raise ValidationError(problems)
+# ---------------------------------------------------------------------------- saving a program
+
+
+def save_program(*, program: Program, items: list[ProgramItem] | None, by: User) -> Program:
+    """Create or edit a program and, when ``items`` is given, make them its items; all or nothing.
+
+    The status is never written here (see ``activate_program`` and friends). An edit of an
+    active program must keep it safe, and a change of its items makes a new version. Items
+    are matched to the program's rows by id, then by exercise, and updated in place, so the
+    patient's session logs and progression proposals stay attached to them.
+    """
+    with transaction.atomic():
+        if program.pk:
+            stored = Program.objects.select_for_update().get(pk=program.pk)
+            program.status, program.activated_at = stored.status, stored.activated_at
+        else:
+            program.status = ProgramStatus.DRAFT
+        new_items = stored_items(program) if items is None else list(items)
+        for item in new_items:
+            item.program = program
+        raise_problems(program_problems(program, new_items, active=program.status == ProgramStatus.ACTIVE))
+        program._history_user = by
+        program.save()
+        if items is not None:
+            _write_items(program, new_items)
+        record_version(program, by=by)
+    return program
+
+
+def _write_items(program: Program, items: list[ProgramItem]) -> None:
+    rows = {row.pk: row for row in program.items.all()}
+    by_exercise = {row.exercise_id: row.pk for row in rows.values()}
+    kept: set[int] = set()
+    for position, item in enumerate(items, start=1):
+        pk = item.pk if item.pk in rows else by_exercise.get(item.exercise_id)
+        item.pk = pk if pk is not None and pk not in kept else None
+        item.program = program
+        item.order = item.order or position
+        item.save()
+        kept.add(item.pk)
+    program.items.exclude(pk__in=kept).delete()
+
+
+def duplicate_program(*, program: Program, by: User) -> Program:
+    """A new draft with the same items (retired exercises left out), starting today, for a new block of weeks."""
+    copy = Program(patient=program.patient, therapist=by, source_assessment=program.source_assessment,
+                   weeks=program.weeks, sessions_per_week=program.sessions_per_week, goals=program.goals)
+    items = [ProgramItem(exercise=item.exercise, order=item.order, sets=item.sets, dose_low=item.dose_low,
+                         dose_high=item.dose_high, load=item.load, side=item.side, notes=item.notes)
+             for item in stored_items(program) if item.exercise.is_active]
+    return save_program(program=copy, items=items, by=by)
+
+
+# ---------------------------------------------------------------------------- status
+
+
+def activate_program(*, program: Program, by: User) -> Program:
+    """Make a draft (or paused) program the patient's active one; refuses what safety forbids.
+
+    The patient's other active program is completed, follow-ups are planned (the
+    ``program_activated`` signal) and the patient is e-mailed their program once.
+    """
+    from apps.prescriptions.emails import queue_home_program
+
+    with transaction.atomic():
+        program = Program.objects.select_for_update().select_related("patient").get(pk=program.pk)
+        if program.status not in (ProgramStatus.DRAFT, ProgramStatus.PAUSED):
+            raise ValidationError({"status": f"A {program.get_status_display().lower()} program cannot be activated."})
+        raise_problems(program_problems(program, stored_items(program), active=True))
+        for other in Program.objects.select_for_update().filter(
+                patient=program.patient, status=ProgramStatus.ACTIVE).exclude(pk=program.pk):
+            _set_status(other, ProgramStatus.COMPLETED, by=by, reason="completed: another program was activated")
+        program.activated_at = timezone.now()
+        _set_status(program, ProgramStatus.ACTIVE, by=by, reason="activated")
+        record_version(program, by=by)
+        program_activated.send(sender=Program, program=program, by=by)
+        queue_home_program(program)
+    return program
+
+
+# Status changes other than activation: (statuses it may start from, status it leads to, history reason).
+_MOVES = {
+    "pause": ({ProgramStatus.ACTIVE}, ProgramStatus.PAUSED, "paused"),
+    "stop": ({ProgramStatus.ACTIVE, ProgramStatus.PAUSED}, ProgramStatus.STOPPED, "stopped"),
+    "complete": ({ProgramStatus.ACTIVE, ProgramStatus.PAUSED}, ProgramStatus.COMPLETED, "completed"),
+}
+
+
+def _move(program: Program, move: str, *, by: User) -> Program:
+    allowed, to_status, reason = _MOVES[move]
+    with transaction.atomic():
+        program = Program.objects.select_for_update().get(pk=program.pk)
+        if program.status not in allowed:
+            names = " or ".join(sorted(ProgramStatus(s).label.lower() for s in allowed))
+            raise ValidationError({"status": f"Only an {names} program can be {reason}; this one is "
+                                             f"{program.get_status_display().lower()}."})
+        _set_status(program, to_status, by=by, reason=reason)
+    return program
+
+
+def pause_program(*, program: Program, by: User) -> Program:
+    """Hold an active program (no reminders, no logging) until it is activated again."""
+    return _move(program, "pause", by=by)
+
+
+def stop_program(*, program: Program, by: User) -> Program:
+    """End a program early (for example, the patient stopped treatment)."""
+    return _move(program, "stop", by=by)
+
+
+def complete_program(*, program: Program, by: User) -> Program:
+    """End a program that has run its course."""
+    return _move(program, "complete", by=by)
+
+
+def _set_status(program: Program, status: str, *, by: User | None, reason: str) -> None:
+    program.status = status
+    program._history_user = by
+    program._change_reason = reason
+    program.save(update_fields=["status", "activated_at", "updated_at"])
 
 
 # ---------------------------------------------------------------------------- versions
@@ -160,7 +239,7 @@ def snapshot(program: Program) -> list[dict]:
         {"exercise": item.exercise.slug, "name": item.exercise.name, "order": item.order, "sets": item.sets,
          "dose_low": item.dose_low, "dose_high": item.dose_high,
          "load": None if item.load is None else str(item.load), "side": item.side, "notes": item.notes,
-         "dose": describe_dose(item)}
+         "dose": item.dose_text}
         for item in program.items.select_related("exercise").order_by("order", "id")
     ]
 
@@ -195,78 +274,6 @@ def _without_dose(row: dict) -> dict:
     return {key: value for key, value in row.items() if key != "dose"}
 
 
-@transaction.atomic
-def activate_program(*, program: Program, by: User) -> Program:
-    """Make a draft (or paused) program the patient's active one; refuses what safety forbids."""
-    program = Program.objects.select_for_update().get(pk=program.pk)
-    if program.status not in (ProgramStatus.DRAFT, ProgramStatus.PAUSED):
-        raise ValidationError({"status": f"A {program.get_status_display().lower()} program cannot be activated."})
-    if not program.items.exists():
-        raise ValidationError({"items": "Add at least one exercise first."})
-    raise_if_unsafe(program)
-    Program.objects.filter(patient=program.patient, status=ProgramStatus.ACTIVE).exclude(pk=program.pk).update(
-        status=ProgramStatus.COMPLETED)
-    program.status = ProgramStatus.ACTIVE
-    program._history_user = by
-    program.save()
-    record_version(program, by=by)
-    program_activated.send(sender=Program, program=program, by=by)
-    return program
-
-
-def save_program(*, program: Program, items: list[ProgramItem] | None, by: User) -> Program:
-    """Save a program and (when given) set its items, all or nothing; versions active changes.
-
-    An item for an exercise the program already has updates that row in place, so the
-    patient's session logs and progression proposals stay attached to it.
-    """
-    with transaction.atomic():
-        program.full_clean()
-        if items is not None:
-            for item in items:
-                item.program = program
-                item.full_clean(exclude=["program"])
-            if program.status == ProgramStatus.ACTIVE:
-                raise_if_unsafe(program, items)
-        program._history_user = by
-        program._items_pending = items is not None
-        program.save()
-        if items is not None:
-            # Rows are matched by exercise and updated in place (an exercise retired since it
-            # was prescribed may stay: see _exercise_is_new_to); rows left over go last.
-            by_exercise = {row.exercise_id: row.pk for row in program.items.all()}
-            kept: set[int] = set()
-            for position, item in enumerate(items, start=1):
-                existing = by_exercise.get(item.exercise_id)
-                item.pk = existing if existing is not None and existing not in kept else None
-                item.program = program
-                item.order = item.order or position
-                item.save()
-                kept.add(item.pk)
-            program.items.exclude(pk__in=kept).delete()
-            program._items_pending = False
-            if program.status == ProgramStatus.ACTIVE:
-                raise_if_unsafe(program)
-        record_version(program, by=by)
-    return program
-
-
-def duplicate_program(*, program: Program, by: User) -> Program:
-    """A new draft with the same items, starting today (e.g. for a new block of weeks)."""
-    with transaction.atomic():
-        copy = Program.objects.create(
-            patient=program.patient, therapist=by, source_assessment=program.source_assessment,
-            weeks=program.weeks, sessions_per_week=program.sessions_per_week, goals=program.goals,
-        )
-        for item in program.items.select_related("exercise"):
-            if item.exercise.is_active:
-                ProgramItem.objects.create(
-                    program=copy, exercise=item.exercise, order=item.order, sets=item.sets, dose_low=item.dose_low,
-                    dose_high=item.dose_high, load=item.load, side=item.side, notes=item.notes,
-                )
-    return copy
-
-
 # ---------------------------------------------------------------------------- start from an assessment
 
 
@@ -293,15 +300,38 @@ def items_from_assessment(assessment) -> list[dict]:
     ]
 
 
+# ---------------------------------------------------------------------------- exercises
+
+
+def save_exercise(*, exercise: Exercise, by: User) -> Exercise:
+    """Add an exercise to the library or change one (retire it with ``is_active=False``; never deleted)."""
+    exercise.full_clean()
+    exercise._history_user = by
+    exercise.save()
+    return exercise
+
+
 # ---------------------------------------------------------------------------- patient link
 
 
-def create_patient_link(*, patient, by: User, days: int = 90) -> PatientLink:
+def create_patient_link(*, patient: Patient, by: User, days: int | None = None) -> PatientLink:
     """A new link for the patient; older open links are revoked (one working link at a time)."""
+    days = days or clinic_policy().program_link_days
     with transaction.atomic():
         PatientLink.objects.filter(patient=patient, revoked_at__isnull=True).update(revoked_at=timezone.now())
         return PatientLink.objects.create(patient=patient, created_by=by,
                                           expires_at=timezone.now() + timedelta(days=days))
+
+
+def open_patient_link(*, patient: Patient, by: User) -> PatientLink:
+    """The patient's newest working link, or a new one if none works (for e-mails that carry it)."""
+    link = PatientLink.objects.filter(patient=patient, revoked_at__isnull=True).order_by("-created_at").first()
+    return link if link is not None and link.is_open else create_patient_link(patient=patient, by=by)
+
+
+def revoke_patient_links(*, links, by: User) -> int:
+    """Stop the given links working at once; returns how many were still open."""
+    return links.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def patient_link_url(link: PatientLink) -> str:
@@ -315,7 +345,9 @@ def link_from_token(token: str) -> PatientLink | None:
         data = signing.loads(token, salt=LINK_SALT)
     except signing.BadSignature:
         return None
-    link = PatientLink.objects.select_related("patient").filter(pk=data.get("link")).first()
+    if not isinstance(data, dict) or not isinstance(data.get("link"), int):
+        return None
+    link = PatientLink.objects.select_related("patient").filter(pk=data["link"]).first()
     return link if link is not None and link.is_open and not link.patient.is_archived else None
 
 

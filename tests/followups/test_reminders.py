@@ -26,6 +26,7 @@ from apps.notifications.models import OutboxEmail, OutboxStatus
 from apps.notifications.quiet_hours import next_allowed
 from apps.notifications.tasks import queue_due_reminders
 from apps.patients.models import Patient
+from apps.patients.services import set_email_consent
 from apps.prescriptions.models import Exercise, PatientLink, Program, ProgramItem, ProgramStatus
 from tests.factories import PatientFactory, UserFactory
 
@@ -33,13 +34,6 @@ pytestmark = pytest.mark.django_db
 
 MONDAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday, 09:00 in London (GMT in November)
-
-REGISTRY = {
-    "weekly-plan": "apps.followups.reminders.queue_weekly_plans",
-    "missed-session": "apps.followups.reminders.queue_missed_session_nudges",
-    "therapist-alert": "apps.followups.reminders.queue_therapist_alerts",
-    "followup-due": "apps.followups.reminders.queue_followup_due",
-}
 
 
 # ---------------------------------------------------------------------------- builders
@@ -217,7 +211,7 @@ def test_consent_withdrawn_after_queueing_skips_the_email_at_send_time(therapist
     program = one_program(therapist_user, start=MONDAY - timedelta(weeks=2), last_log=MONDAY - timedelta(days=5))
     with time_machine.travel(NOW, tick=False):
         queue_missed_session_nudges(NOW)
-        services.withdraw_email_consent(patient=program.patient)
+        set_email_consent(patient=program.patient, consent=False)
         row = OutboxEmail.objects.get()
         services.deliver(outbox_id=row.pk)
 
@@ -441,10 +435,16 @@ def test_each_scan_makes_the_same_queries_for_ten_or_a_thousand_programs(
 # ---------------------------------------------------------------------------- registry, beat and the command
 
 
-def test_the_registered_scans_run_from_the_command_and_a_second_run_queues_nothing(therapist_user, monkeypatch):
+def test_the_followups_app_registers_its_four_scans_after_the_appointment_reminders():
+    assert list(reminders.REMINDER_SCANS.items()) == [
+        ("appointment-reminder", reminders.REMINDER_SCANS["appointment-reminder"]),
+        ("weekly-plan", queue_weekly_plans), ("missed-session", queue_missed_session_nudges),
+        ("therapist-alert", queue_therapist_alerts), ("followup-due", queue_followup_due),
+    ]
+
+
+def test_the_registered_scans_run_from_the_command_and_a_second_run_queues_nothing(therapist_user):
     everything_due(therapist_user, 3)
-    for kind, path in REGISTRY.items():
-        monkeypatch.setitem(reminders.REMINDER_SCANS, kind, path)
     at = NOW.isoformat()
 
     first, second = StringIO(), StringIO()
@@ -460,11 +460,9 @@ def test_the_registered_scans_run_from_the_command_and_a_second_run_queues_nothi
 
 
 def test_beat_queues_and_sends_the_follow_up_emails_exactly_once(
-    therapist_user, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
+    therapist_user, mailoutbox, django_capture_on_commit_callbacks
 ):
     everything_due(therapist_user, 2)
-    for kind, path in REGISTRY.items():
-        monkeypatch.setitem(reminders.REMINDER_SCANS, kind, path)
 
     with time_machine.travel(NOW, tick=False):
         for _ in range(2):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.notifications import services
 from apps.notifications.models import OutboxEmail, OutboxStatus
 from apps.notifications.tasks import send_outbox_email
+from apps.patients.services import set_email_consent
 from tests.factories import PatientFactory
 from tests.notifications.helpers import queue_patient_email
 
@@ -78,7 +79,7 @@ def test_consent_withdrawn_before_sending_means_nothing_is_sent(smtp_server, dja
     patient = PatientFactory()
     with django_capture_on_commit_callbacks() as callbacks:
         row = queue_patient_email(patient)
-    services.withdraw_email_consent(patient=patient)
+    set_email_consent(patient=patient, consent=False)
 
     for callback in callbacks:
         callback()

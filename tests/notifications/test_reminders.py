@@ -100,7 +100,7 @@ def test_a_time_that_is_not_iso_stops_the_command_with_one_line():
 
 def test_a_broken_scan_does_not_hold_back_the_others(frozen, monkeypatch):
     bulk_appointments(1, first_start=NOW + timedelta(hours=1))
-    monkeypatch.setitem(reminders.REMINDER_SCANS, "broken-reminder", "tests.notifications.test_reminders.broken_scan")
+    monkeypatch.setitem(reminders.REMINDER_SCANS, "broken-reminder", broken_scan)
     out = StringIO()
 
     with pytest.raises(CommandError, match="broken-reminder"):
