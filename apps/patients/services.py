@@ -34,6 +34,16 @@ def add_referral(*, referral: Referral, added_by: User) -> Referral:
     return referral
 
 
+def update_referral(*, referral: Referral, updated_by: User) -> Referral:
+    """Save changes to a referral; its red-flag decision is written by record_red_flag_decision only."""
+    if referral.patient.is_archived:
+        raise ValidationError({"patient": "This patient is archived: restore the record first."})
+    referral.full_clean()
+    referral._history_user = updated_by
+    referral.save()
+    return referral
+
+
 def archive_patient(*, patient: Patient, archived_by: User) -> Patient:
     """Archive instead of deleting; refused while future appointments are still booked."""
     with transaction.atomic():
@@ -68,14 +78,19 @@ def set_email_consent(*, patient: Patient, consent: bool) -> Patient:
     return patient
 
 
-def record_red_flag_decision(*, referral: Referral, decision: str, note: str, decided_by: User) -> Referral:
-    """A clinician's decision on a positive red-flag screen; lifts the block on prescribing."""
+def check_red_flag_decision(*, referral: Referral, decision: str, note: str) -> None:
+    """Raise ValidationError (by field) unless ``decision`` and ``note`` may be recorded on ``referral``."""
     if not referral.red_flag_positive:
         raise ValidationError({"red_flag_decision": "This referral's red-flag screen is negative."})
     if decision not in RedFlagDecision.values:
         raise ValidationError({"red_flag_decision": "Choose a decision."})
     if not note.strip():
         raise ValidationError({"red_flag_decision_note": "Say what the decision rests on."})
+
+
+def record_red_flag_decision(*, referral: Referral, decision: str, note: str, decided_by: User) -> Referral:
+    """A clinician's decision on a positive red-flag screen; lifts the block on prescribing."""
+    check_red_flag_decision(referral=referral, decision=decision, note=note)
     if not decided_by.has_perm("patients.decide_red_flag"):
         raise ValidationError({"red_flag_decision": "Only a therapist may decide on a red-flag screen."})
     referral.red_flag_decision = decision
