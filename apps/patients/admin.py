@@ -29,6 +29,9 @@ class ReferralInline(admin.StackedInline):
             return self.fields
         return [("cause", "cause_other"), ("referring_clinician", "referral_date", "surgery_date")]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("red_flag_decided_by")  # named beside each screen
+
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         return type(formset.__name__, (formset,), {"saved_by": request.user})
@@ -177,7 +180,7 @@ class ReferralAdmin(SimpleHistoryAdmin):
         screen = [("red_flags", "red_flag_status")]
         if request.user.has_perm("patients.decide_red_flag"):
             screen += ["decision", "decision_note"]
-        return [(None, {"fields": [*referral, "reason"]}), ("Red-flag screen", {"fields": screen})]
+        return [(None, {"fields": [*referral, "reason"]}), ("Red flags", {"fields": screen})]
 
     def get_form(self, request, obj=None, **kwargs):
         # Only a therapist records the decision (as services.record_red_flag_decision requires).
@@ -186,11 +189,13 @@ class ReferralAdmin(SimpleHistoryAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request, obj, form, change):
+        # Saved even when unchanged, as the admin does (a revert from history posts an unchanged form);
+        # a decision alone is saved by its service, which stamps who and when.
+        decision = form.decision_to_record()
         if not change:
             services.add_referral(referral=obj, added_by=request.user)
-        elif set(form.changed_data) - {"decision", "decision_note"}:
+        elif decision is None or form.referral_changed():
             services.update_referral(referral=obj, updated_by=request.user)
-        decision = form.decision_to_record()
         if decision is not None:
             services.record_red_flag_decision(referral=obj, decision=decision[0], note=decision[1],
                                               decided_by=request.user)

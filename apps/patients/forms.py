@@ -49,7 +49,8 @@ class RedFlagScreenField(forms.MultipleChoiceField):
     }
 
     def __init__(self, *, encoder=None, decoder=None, show_hidden_initial=False, **kwargs):
-        # Built by the model's JSONField, which passes its JSON arguments; a list of strings needs none.
+        # Built by the model's JSONField, which passes its JSON arguments and, for its callable
+        # default, a hidden initial input: a list of checkbox values needs neither.
         kwargs.setdefault("choices", [(group, [(flag.value, flag.label) for flag in flags])
                                       for group, flags in RED_FLAG_GROUPS])
         super().__init__(**kwargs)
@@ -69,7 +70,7 @@ class RedFlagScreenField(forms.MultipleChoiceField):
 class ReferralForm(forms.ModelForm):
     """A referral as the admin shows it; the screen's field exists only where the admin lists it."""
 
-    # Model.clean names the decision's model fields, which this form shows read-only or under other names.
+    # Model.clean names the decision's model fields, shown read-only or under other names here.
     MODEL_ERROR_FIELDS = {"red_flag_decision": ("decision", "red_flags"),
                           "red_flag_decision_note": ("decision_note", "red_flags")}
 
@@ -82,7 +83,9 @@ class ReferralForm(forms.ModelForm):
         labels = {"red_flags": "Red-flag screen"}
         help_texts = {"red_flags": "Tick every item found. Nothing ticked means the screen was negative."}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, saved_when_unchanged: bool = True, **kwargs):
+        # The referral's own page saves it every time (a revert too); the patient page only if it changed.
+        self.saved_when_unchanged = saved_when_unchanged
         super().__init__(*args, **kwargs)
         screen = self.fields.get("red_flags")
         stored = self.instance.red_flags if isinstance(self.instance.red_flags, list) else []
@@ -93,16 +96,24 @@ class ReferralForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if not (self.saved_when_unchanged or self.has_changed()):
+            return cleaned
         patient = cleaned.get("patient") or (self.instance.patient if self.instance.patient_id else None)
-        if self.has_changed() and patient is not None and patient.is_archived:
+        if patient is not None and patient.is_archived:
             raise ValidationError({"patient": ARCHIVED_PATIENT})
         return cleaned
 
+    def referral_changed(self) -> bool:
+        """Whether a field of the referral itself changed (a decision is recorded by its own service)."""
+        return bool(set(self.changed_data) - {"decision", "decision_note"})
+
     def add_error(self, field, error):
+        # Errors of a field the page does not show (read-only, renamed, or the patient page's hidden
+        # patient) go where they are seen: on the field that stands for it, or above the form.
         if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
             placed: dict[str, list] = {}
             for name, errors in error.error_dict.items():
-                if name != NON_FIELD_ERRORS and name not in self.fields:
+                if name != NON_FIELD_ERRORS and (name not in self.fields or self.fields[name].widget.is_hidden):
                     targets = [t for t in self.MODEL_ERROR_FIELDS.get(name, ()) if t in self.fields]
                     name = targets[0] if targets else NON_FIELD_ERRORS
                 placed.setdefault(name, []).extend(errors)
@@ -152,6 +163,9 @@ class ReferralFormSet(BaseInlineFormSet):
     """The patient page's referrals, each written through the patients services as ``saved_by``."""
 
     saved_by: User | None = None  # set per request by ReferralInline.get_formset
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "saved_when_unchanged": False}  # as save() does
 
     def save_new(self, form, commit=True):
         referral = super().save_new(form, commit=False)

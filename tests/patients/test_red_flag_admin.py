@@ -5,11 +5,14 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from apps.patients import services
 from apps.patients.models import RED_FLAG_GROUPS, RedFlag, Referral
-from tests.factories import ReferralFactory
+from tests.factories import PatientFactory, ReferralFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -291,3 +294,59 @@ def test_the_patient_page_writes_its_referrals_through_the_services(therapist):
     data = page_form(client.get(patient_url)) | {"referrals-0-red_flags": ["bogus"]}
     refused = client.post(patient_url, data)
     assert refused.status_code == 200 and "“bogus”" in refused.content.decode()
+
+
+def test_update_referral_refuses_an_archived_patient_and_records_who_changed_it(therapist):
+    referral = ReferralFactory()
+    referral.reason = "Sits 10 hours a day"
+    services.update_referral(referral=referral, updated_by=therapist)
+    assert referral.history.first().history_user == therapist
+
+    services.archive_patient(patient=referral.patient, archived_by=therapist)
+    referral.refresh_from_db()
+    with pytest.raises(ValidationError) as refused:
+        services.update_referral(referral=referral, updated_by=therapist)
+    assert "archived" in refused.value.message_dict["patient"][0]
+
+
+def test_the_patient_page_names_every_decider_in_the_same_number_of_queries(therapist):
+    def page_queries(count: int) -> int:
+        patient = PatientFactory()
+        for _ in range(count):
+            referral = ReferralFactory(patient=patient, red_flags=["trauma"])
+            services.record_red_flag_decision(referral=referral, decision="cleared", note="Seen", decided_by=therapist)
+        client = signed_in(therapist)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/admin/patients/patient/{patient.pk}/change/").status_code == 200
+        return len(captured)
+
+    assert page_queries(1) == page_queries(4)
+
+
+def test_a_revert_from_history_saves_the_earlier_screen_through_the_service(therapist):
+    referral = ReferralFactory()
+    first = referral.history.earliest()
+    referral.red_flags = ["bowel"]
+    services.update_referral(referral=referral, updated_by=therapist)
+    url = f"/admin/patients/referral/{referral.pk}/history/{first.history_id}/"
+
+    response = signed_in(therapist).post(url, referral_post(first.instance, red_flags=[]))
+
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert referral.red_flags == [] and referral.history.first().history_user == therapist
+
+
+def test_an_archived_patients_page_saves_unless_a_referral_was_changed(therapist):
+    referral = ReferralFactory()
+    services.archive_patient(patient=referral.patient, archived_by=therapist)
+    patient_url = f"/admin/patients/patient/{referral.patient_id}/change/"
+    client = signed_in(therapist)
+    data = page_form(client.get(patient_url))
+
+    assert client.post(patient_url, data | {"notes": ["Moved away"]}).status_code == 302
+
+    refused = client.post(patient_url, data | {"referrals-0-red_flags": ["bowel"]})
+    assert refused.status_code == 200 and "This patient is archived" in refused.content.decode()
+    referral.refresh_from_db()
+    assert referral.red_flags == []
