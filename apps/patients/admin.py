@@ -4,24 +4,38 @@ from django.db.models import Exists, OuterRef
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.patients import selectors, services
+from apps.patients.forms import RedFlagDecisionForm, ReferralForm, ReferralFormSet, red_flag_status
 from apps.patients.models import Patient, Referral, ReferralCause
 
 
 class ReferralInline(admin.StackedInline):
     model = Referral
+    form = ReferralForm
+    formset = ReferralFormSet
     extra = 0
     fields = [
         ("cause", "cause_other"), ("referring_clinician", "referral_date", "surgery_date"), "reason",
-        "red_flags", ("red_flag_decision", "red_flag_decided_by", "red_flag_decided_at"), "red_flag_decision_note",
+        ("red_flags", "red_flag_status"),
     ]
-    # The decision is recorded on the referral's own page, which stamps who and when.
-    readonly_fields = ["red_flag_decision", "red_flag_decision_note", "red_flag_decided_by", "red_flag_decided_at"]
+    # The decision is recorded on the referral's own page (services.record_red_flag_decision); here it is shown.
+    readonly_fields = ["red_flag_status"]
     show_change_link = True
 
     def get_fields(self, request, obj=None):
         if request.user.has_perm("patients.view_red_flag_screen"):
             return self.fields
         return [("cause", "cause_other"), ("referring_clinician", "referral_date", "surgery_date")]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("red_flag_decided_by")  # named beside each screen
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"saved_by": request.user})
+
+    @admin.display(description="Decision")
+    def red_flag_status(self, referral):
+        return red_flag_status(referral)
 
 
 class CauseFilter(admin.SimpleListFilter):
@@ -110,37 +124,49 @@ class PatientAdmin(SimpleHistoryAdmin):
 
 @admin.register(Referral)
 class ReferralAdmin(SimpleHistoryAdmin):
+    form = ReferralForm
     list_display = ["patient", "cause", "referral_date", "red_flag_positive", "red_flag_decision"]
     list_filter = ["cause", "red_flag_decision"]
     list_select_related = ["patient"]
     search_fields = ["patient__record_number", "patient__last_name"]
     autocomplete_fields = ["patient"]
-    readonly_fields = ["red_flag_decided_by", "red_flag_decided_at"]
+    readonly_fields = ["red_flag_status"]
     show_full_result_count = False
 
     @admin.display(boolean=True, description="red flag")
     def red_flag_positive(self, referral):
         return referral.red_flag_positive
 
-    def get_fields(self, request, obj=None):
-        fields = ["patient", "cause", "cause_other", "referring_clinician", "referral_date", "surgery_date"]
-        if request.user.has_perm("patients.view_red_flag_screen"):
-            fields += ["reason", "red_flags", "red_flag_decision", "red_flag_decision_note",
-                       "red_flag_decided_by", "red_flag_decided_at"]
-        return fields
+    @admin.display(description="Decision")
+    def red_flag_status(self, referral):
+        return red_flag_status(referral)
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_fieldsets(self, request, obj=None):
+        referral = ["patient", "cause", "cause_other", "referring_clinician", "referral_date", "surgery_date"]
+        if not request.user.has_perm("patients.view_red_flag_screen"):
+            return [(None, {"fields": referral})]
+        screen = [("red_flags", "red_flag_status")]
+        if request.user.has_perm("patients.decide_red_flag"):
+            screen += ["decision", "decision_note"]
+        return [(None, {"fields": [*referral, "reason"]}), ("Red flags", {"fields": screen})]
+
+    def get_form(self, request, obj=None, **kwargs):
         # Only a therapist records the decision (as services.record_red_flag_decision requires).
         if request.user.has_perm("patients.decide_red_flag"):
-            return self.readonly_fields
-        return [*self.readonly_fields, "red_flag_decision", "red_flag_decision_note"]
+            kwargs["form"] = RedFlagDecisionForm
+        return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if "red_flag_decision" in form.changed_data and obj.red_flag_decision:
-            from django.utils import timezone
-
-            obj.red_flag_decided_by, obj.red_flag_decided_at = request.user, timezone.now()
-        super().save_model(request, obj, form, change)
+        # Saved even when unchanged, as the admin does (a revert from history posts an unchanged form);
+        # a decision alone is saved by its service, which stamps who and when.
+        decision = form.decision_to_record()
+        if not change:
+            services.add_referral(referral=obj, added_by=request.user)
+        elif decision is None or form.referral_changed():
+            services.update_referral(referral=obj, changed_by=request.user)
+        if decision is not None:
+            services.record_red_flag_decision(referral=obj, decision=decision[0], note=decision[1],
+                                              decided_by=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False

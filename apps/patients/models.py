@@ -153,6 +153,20 @@ class RedFlag(models.TextChoices):
     ADOLESCENT_HIP_KNEE_PAIN = "adolescent_hip_knee_pain", "Adolescent with hip or knee pain"
 
 
+# The screen as clinical-reference.md section 7 groups it; forms show one labelled group per region.
+RED_FLAG_GROUPS: tuple[tuple[str, tuple[RedFlag, ...]], ...] = (
+    ("Low back", (
+        RedFlag.SADDLE_ANAESTHESIA, RedFlag.BLADDER, RedFlag.BOWEL, RedFlag.LEG_NEUROLOGY, RedFlag.CANCER_HISTORY,
+        RedFlag.WEIGHT_LOSS, RedFlag.CONSTANT_NIGHT_PAIN, RedFlag.FEVER_INFECTION, RedFlag.IMMUNOSUPPRESSION,
+        RedFlag.IV_DRUG_USE, RedFlag.TRAUMA,
+    )),
+    ("Hip", (
+        RedFlag.CANNOT_BEAR_WEIGHT, RedFlag.HOT_SWOLLEN_JOINT, RedFlag.SHORTENED_ROTATED_LEG,
+        RedFlag.ADOLESCENT_HIP_KNEE_PAIN,
+    )),
+)
+
+
 class RedFlagDecision(models.TextChoices):
     REFERRED_ON = "referred_on", "Referred on; do not treat here"
     CLEARED = "cleared", "Reviewed; safe to treat here"

@@ -99,14 +99,19 @@ def set_email_consent(*, patient: Patient, consent: bool, changed_by: User | Non
     return True
 
 
-def record_red_flag_decision(*, referral: Referral, decision: str, note: str, decided_by: User) -> Referral:
-    """A clinician's decision on a positive red-flag screen; lifts the block on prescribing."""
+def check_red_flag_decision(*, referral: Referral, decision: str, note: str) -> None:
+    """Raise ValidationError (by field) unless ``decision`` and ``note`` may be recorded on ``referral``."""
     if not referral.red_flag_positive:
         raise ValidationError({"red_flag_decision": "This referral's red-flag screen is negative."})
     if decision not in RedFlagDecision.values:
         raise ValidationError({"red_flag_decision": "Choose a decision."})
     if not note.strip():
         raise ValidationError({"red_flag_decision_note": "Say what the decision rests on."})
+
+
+def record_red_flag_decision(*, referral: Referral, decision: str, note: str, decided_by: User) -> Referral:
+    """A clinician's decision on a positive red-flag screen; lifts the block on prescribing."""
+    check_red_flag_decision(referral=referral, decision=decision, note=note)
     if not decided_by.has_perm("patients.decide_red_flag"):
         raise ValidationError({"red_flag_decision": "Only a therapist may decide on a red-flag screen."})
     referral.red_flag_decision = decision

@@ -37,8 +37,11 @@ def test_a_program_page_adds_at_most_the_autocomplete_widgets_query_per_exercise
 def test_a_manager_cannot_record_a_red_flag_decision_only_a_therapist_can(client, manager, therapist):
     referral = ReferralFactory(red_flags=["trauma"])
     url = f"/admin/patients/referral/{referral.pk}/change/"
+    # The decision's inputs are "decision" and "decision_note"; the model's own names are posted
+    # too, as a tampered form would: neither may set the decision for a manager.
     form = {"patient": referral.patient_id, "cause": referral.cause, "referral_date": "2026-11-01",
-            "red_flags": '["trauma"]', "red_flag_decision": "cleared", "red_flag_decision_note": "looked fine"}
+            "red_flags": ["trauma"], "decision": "cleared", "decision_note": "looked fine",
+            "red_flag_decision": "cleared", "red_flag_decision_note": "looked fine"}
 
     client.force_login(manager)
     response = client.post(url, form)
