@@ -61,7 +61,7 @@ BAND_MAX_LEVEL = 5
 # Section 5, "next exercise up the ladder, back at the bottom of its range": its default sets,
 # its range from min_dose to default_dose_low, no load (the load is the third progression step).
 
-DOSE_UNITS = dosing.DOSE_WORDS  # the program's own words for each kind of dose
+DOSE_UNITS = dosing.UNITS
 LOAD_UNITS = ("none", "kg", "band")
 ACTION_LABELS = {"progress": "Step up", "regress": "Step back", "keep": "Keep"}
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -85,7 +85,7 @@ class PatientAdmin(SimpleHistoryAdmin):
         ("Record", {"fields": [("archived_at", "created_at", "updated_at")]}),
     ]
     inlines = [ReferralInline]
-    actions = ["archive"]
+    actions = ["archive", "restore"]
     show_full_result_count = False
     list_per_page = 50
 
@@ -106,6 +106,10 @@ class PatientAdmin(SimpleHistoryAdmin):
     def is_current(self, patient):
         return not patient.is_archived
 
+    def has_change_permission(self, request, obj=None):
+        # An archived record is read-only until it is restored (the same rule as the API and the desk).
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.is_archived)
+
     def has_delete_permission(self, request, obj=None):
         return False  # archived instead: appointments, assessments and history refer to patients
 
@@ -120,6 +124,14 @@ class PatientAdmin(SimpleHistoryAdmin):
                 self.message_user(request, f"{patient.record_number}: {' '.join(error.messages)}", messages.ERROR)
         if archived:
             self.message_user(request, f"Archived {archived} patient(s).", messages.SUCCESS)
+
+    @admin.action(description="Restore the selected archived patients", permissions=["change"])
+    def restore(self, request, queryset):
+        restored = 0
+        for patient in queryset.filter(archived_at__isnull=False):
+            services.restore_patient(patient=patient, restored_by=request.user)
+            restored += 1
+        self.message_user(request, f"Restored {restored} patient(s).", messages.SUCCESS)
 
 
 @admin.register(Referral)

@@ -62,16 +62,18 @@ def update_referral(*, referral: Referral, changed_by: User) -> Referral:
 def archive_patient(*, patient: Patient, archived_by: User) -> Patient:
     """Archive instead of deleting; refused while another app has a reason to keep it open (upcoming appointments)."""
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
-        if patient.is_archived:
+        locked = Patient.objects.select_for_update().get(pk=patient.pk)
+        if locked.is_archived:
+            patient.archived_at = locked.archived_at
             return patient
-        refusals = archive_refusals(patient)
+        refusals = archive_refusals(locked)
         if refusals:
             raise ValidationError({"patient": refusals})
-        patient.archived_at = timezone.now()
-        patient._history_user = archived_by
-        patient._change_reason = "archived"
-        patient.save(update_fields=["archived_at", "updated_at"])
+        locked.archived_at = timezone.now()
+        locked._history_user = archived_by
+        locked._change_reason = "archived"
+        locked.save(update_fields=["archived_at", "updated_at"])
+    patient.archived_at, patient.updated_at = locked.archived_at, locked.updated_at  # the caller's copy too
     return patient
 
 

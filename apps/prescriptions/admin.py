@@ -233,6 +233,22 @@ class ProgramAdmin(WrittenByService, AccessLoggedAdminMixin, SimpleHistoryAdmin)
             else:
                 form.instance.refresh_from_db()
 
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_activate" in request.POST:
+            return self._shown_after_activation(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if "_activate" in request.POST:
+            return self._shown_after_activation(request, obj)
+        return super().response_change(request, obj)
+
+    def _shown_after_activation(self, request, program):
+        if program.status == ProgramStatus.ACTIVE:
+            self.message_user(request, f"{program.patient.full_name}'s program is active; they are e-mailed it "
+                                       "if they agreed to e-mail.", messages.SUCCESS)
+        return redirect("admin:prescriptions_program_change", program.pk)
+
     @admin.action(description="Duplicate as a new draft", permissions=["add"])
     def duplicate(self, request, queryset):
         for program in queryset:

@@ -70,6 +70,9 @@ class ProgramItemSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         # The exercise's own limits, shown against this item's fields (the service checks them again).
+        # An item missing a field is left to ProgramSerializer.validate_items, which names what is missing.
+        if any(name not in attrs for name in ("exercise", "sets", "dose_low", "dose_high")):
+            return attrs
         problems = dosing.dose_problems(dosing.limits_of(attrs["exercise"]), sets=attrs.get("sets"),
                                         dose_low=attrs.get("dose_low"), dose_high=attrs.get("dose_high"),
                                         load=attrs.get("load"))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 DOSE_WORDS = {"repetitions": "repetitions", "hold_seconds": "seconds' hold", "steps": "steps", "minutes": "minutes"}
+# The bare unit, for sentences about a number of them ("2 or more beyond 30 seconds").
+UNITS = {"repetitions": "repetitions", "hold_seconds": "seconds", "steps": "steps", "minutes": "minutes"}
 LOAD_UNIT_LABELS = {"none": "No load", "kg": "kg", "band": "Band level"}
 
 

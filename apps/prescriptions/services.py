@@ -87,8 +87,7 @@ def program_problems(program: Program, items: list[ProgramItem], *, active: bool
     for n, item in enumerate(items, start=1):
         prefix = f"Item {n} ({item.exercise.name})"
         if not item.exercise.is_active and item.exercise_id not in already.values():
-            problems.setdefault("items", []).append(f"{prefix}: {item.exercise.name} is retired and can no longer "
-                                                    "be prescribed.")
+            problems.setdefault("items", []).append(f"{prefix} is retired and can no longer be prescribed.")
         if item.exercise_id in seen:
             problems.setdefault("items", []).append(f"{prefix} is on the program twice: keep one row per exercise.")
         seen.add(item.exercise_id)

@@ -358,7 +358,7 @@ def test_describe_puts_the_action_before_the_reason(proposal, line):
     ("slug", "dose", "text"),
     [
         ("straight-leg-raise", Dose(1, 6, 6), "1 set of 6 repetitions"),
-        ("wall-psoas-hold", Dose(2, 20, 30), "2 sets of 20-30 seconds"),
+        ("wall-psoas-hold", Dose(2, 20, 30), "2 sets of 20-30 seconds' hold"),
         ("seated-hip-flexion-ankle-weights", Dose(3, 8, 12, 1.5), "3 sets of 8-12 repetitions, 1.5 kg"),
         ("banded-diagonal-steps", Dose(2, 16, 20, 2), "2 sets of 16-20 steps, band level 2"),
     ],

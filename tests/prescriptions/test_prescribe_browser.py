@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from apps.assessments.models import Assessment, SideFindings
+from apps.assessments.models import Assessment
+from apps.assessments.services import record_assessment
 from apps.prescriptions.models import Program, ProgramStatus
 from tests.conftest import PASSWORD
 from tests.factories import ReferralFactory
@@ -14,10 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_a_therapist_prescribes_from_an_assessment_and_the_patient_opens_the_program(page, therapist, chromium):
     patient = ReferralFactory(cause="prolonged_sitting").patient
-    assessment = Assessment.objects.create(patient=patient, therapist=therapist)
-    for side in ("left", "right"):
-        SideFindings.objects.create(assessment=assessment, side=side, mmt_grade="4", pain_on_resisted_flexion=True)
-    assessment.refresh_from_db()
+    assessment = record_assessment(
+        assessment=Assessment(patient=patient, therapist=therapist), recorded_by=therapist,
+        sides=[{"side": side, "mmt_grade": "4", "pain_on_resisted_flexion": True} for side in ("left", "right")])
     assert assessment.suggested_rung == 5
 
     page.goto("/accounts/login/")
@@ -33,9 +33,8 @@ def test_a_therapist_prescribes_from_an_assessment_and_the_patient_opens_the_pro
     chosen = [page.locator(f"#id_items-{n}-exercise option[selected]").inner_text() for n in range(3)]
     assert [name.split(".")[0] for name in chosen] == ["4", "5", "6"]
     page.locator("#id_items-1-sets").fill("3")
-    page.locator("#id_status").select_option("active")
     page.locator("#id_goals").fill("Climb the stairs at home without stopping.")
-    page.get_by_role("button", name="Save and continue editing").click()
+    page.get_by_role("button", name="Save and activate").click()
     page.wait_for_url(re.compile(r"/admin/prescriptions/program/\d+/change/"))
 
     program = Program.objects.get(patient=patient)

@@ -1,8 +1,8 @@
 """The safety rules for activating a home program (clinical-reference.md sections 6 and 7).
 
-Each rule is proved four ways: as a pure table (``safety.py``), through the model
-(``Program.save`` / ``ProgramItem.save``), through the API and through the admin. Every
-refusal names its reason and leaves nothing half-saved.
+Each rule is proved four ways: as a pure table (``safety.py``), through the services
+(``activate_program`` and ``save_program``, the one write path), through the API and through
+the admin. Every refusal names its reason and leaves nothing half-saved.
 """
 
 from datetime import date, timedelta
@@ -11,7 +11,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from apps.prescriptions import safety
+from apps.patients import services as patient_services
+from apps.prescriptions import safety, services
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramStatus, ProgramVersion
 from apps.prescriptions.safety import ItemFacts, ProgramFacts
 from tests.factories import ReferralFactory
@@ -85,18 +86,25 @@ def exercise(slug: str) -> Exercise:
     return Exercise.objects.get(slug=slug)
 
 
-def add_item(program: Program, slug: str, **changes) -> ProgramItem:
+def item(slug: str, **changes) -> ProgramItem:
     ex = exercise(slug)
-    values = {"order": program.items.count() + 1, "sets": ex.default_sets, "dose_low": ex.default_dose_low,
-              "dose_high": ex.default_dose_high}
-    return ProgramItem.objects.create(program=program, exercise=ex, **{**values, **changes})
+    values = {"sets": ex.default_sets, "dose_low": ex.default_dose_low, "dose_high": ex.default_dose_high}
+    return ProgramItem(exercise=ex, **{**values, **changes})
 
 
 def draft(patient, therapist, *slugs: str, **fields) -> Program:
-    program = Program.objects.create(patient=patient, therapist=therapist, **fields)
-    for slug in slugs:
-        add_item(program, slug)
-    return program
+    return services.save_program(program=Program(patient=patient, therapist=therapist, **fields),
+                                 items=[item(slug) for slug in slugs], by=therapist)
+
+
+def active(patient, therapist, *slugs: str, **fields) -> Program:
+    return services.activate_program(program=draft(patient, therapist, *slugs, **fields), by=therapist)
+
+
+def add_item(program: Program, slug: str, *, by, **changes) -> Program:
+    """The program's items plus one, saved as an edit."""
+    return services.save_program(program=program, items=[*services.stored_items(program), item(slug, **changes)],
+                                 by=by)
 
 
 @pytest.fixture
@@ -125,48 +133,49 @@ def state(program: Program) -> tuple:
     return program.status, program.surgeon_clearance, items, program.versions.count()
 
 
-# ---------------------------------------------------------------------------- the model layer
+# ---------------------------------------------------------------------------- the services
 
 
 @pytest.mark.django_db
-def test_model_refuses_a_new_active_program_for_an_unresolved_red_flag_and_saves_nothing(red_flagged, therapist):
-    with pytest.raises(ValidationError) as refused:
-        Program(patient=red_flagged, therapist=therapist, status=ProgramStatus.ACTIVE).save()
-
-    assert "red-flag" in str(refused.value.message_dict["status"])
-    assert not Program.objects.exists()
-
-
-@pytest.mark.django_db
-def test_model_refuses_activating_a_draft_for_an_unresolved_red_flag(red_flagged, therapist):
-    program = draft(red_flagged, therapist, "seated-knee-raise")
-
-    program.status = ProgramStatus.ACTIVE
-    with pytest.raises(ValidationError, match="red-flag"):
-        program.save()
+def test_a_new_program_is_always_a_draft_whatever_status_it_carries(red_flagged, therapist):
+    program = services.save_program(program=Program(patient=red_flagged, therapist=therapist,
+                                                    status=ProgramStatus.ACTIVE),
+                                    items=[item("seated-knee-raise")], by=therapist)
 
     assert state(program)[0] == ProgramStatus.DRAFT
 
 
 @pytest.mark.django_db
-def test_model_allows_activation_once_a_therapist_records_the_red_flag_decision(red_flagged, therapist):
+def test_activation_is_refused_for_an_unresolved_red_flag(red_flagged, therapist):
     program = draft(red_flagged, therapist, "seated-knee-raise")
-    red_flagged.referrals.update(red_flag_decision="cleared", red_flag_decided_by=therapist)
 
-    program.status = ProgramStatus.ACTIVE
-    program.save()
+    with pytest.raises(ValidationError) as refused:
+        services.activate_program(program=program, by=therapist)
+
+    assert "red-flag" in str(refused.value.message_dict["status"])
+    assert state(program)[0] == ProgramStatus.DRAFT
+
+
+@pytest.mark.django_db
+def test_activation_is_allowed_once_a_therapist_records_the_red_flag_decision(red_flagged, therapist):
+    program = draft(red_flagged, therapist, "seated-knee-raise")
+    referral = red_flagged.referrals.get()
+    patient_services.record_red_flag_decision(referral=referral, decision="cleared", note="Reviewed: mechanical pain.",
+                                              decided_by=therapist)
+
+    services.activate_program(program=program, by=therapist)
 
     assert state(program)[0] == ProgramStatus.ACTIVE
 
 
 @pytest.mark.django_db
-def test_model_refuses_loaded_work_within_six_weeks_of_transpsoas_surgery_without_clearance(after_surgery, therapist):
+def test_activation_refuses_loaded_work_within_six_weeks_of_transpsoas_surgery_without_clearance(
+        after_surgery, therapist):
     program = draft(after_surgery, therapist, "seated-knee-raise", "seated-hip-flexion-ankle-weights")
     ProgramItem.objects.filter(program=program).update(caution_acknowledged=True)
 
-    program.status = ProgramStatus.ACTIVE
     with pytest.raises(ValidationError) as refused:
-        program.save()
+        services.activate_program(program=program, by=therapist)
 
     assert "Item 2 (Seated hip flexion with ankle weights)" in str(refused.value.message_dict["items"])
     assert "surgeon" in str(refused.value.message_dict["items"])
@@ -174,77 +183,110 @@ def test_model_refuses_loaded_work_within_six_weeks_of_transpsoas_surgery_withou
 
 
 @pytest.mark.django_db
-def test_model_allows_loaded_work_after_surgery_with_a_recorded_clearance(after_surgery, therapist):
+def test_the_surgery_window_is_the_clinics_policy(after_surgery, therapist, clinic_policy):
+    clinic_policy(transpsoas_clearance_weeks=1)  # surgery two weeks ago: outside a one-week window
     program = draft(after_surgery, therapist, "seated-hip-flexion-ankle-weights")
     ProgramItem.objects.filter(program=program).update(caution_acknowledged=True)
 
-    program.surgeon_clearance, program.surgeon_clearance_note = True, "Mr Surgeon, letter of 2 March"
-    program.status = ProgramStatus.ACTIVE
-    program.save()
+    services.activate_program(program=program, by=therapist)
+
+    assert state(program)[0] == ProgramStatus.ACTIVE
+
+
+@pytest.mark.django_db
+def test_activation_allows_loaded_work_after_surgery_with_a_recorded_clearance(after_surgery, therapist):
+    program = draft(after_surgery, therapist, "seated-hip-flexion-ankle-weights", surgeon_clearance=True,
+                    surgeon_clearance_note="Mr Surgeon, letter of 2 March")
+    ProgramItem.objects.filter(program=program).update(caution_acknowledged=True)
+
+    services.activate_program(program=program, by=therapist)
 
     assert state(program)[:2] == (ProgramStatus.ACTIVE, True)
 
 
 @pytest.mark.django_db
-def test_model_counts_any_load_as_loaded_work_within_the_surgery_window(after_surgery, therapist):
+def test_any_load_counts_as_loaded_work_within_the_surgery_window(after_surgery, therapist):
     # A clinic may mark a band exercise as not resisted; a load on the item still counts.
     Exercise.objects.filter(slug="standing-march-mini-band").update(loaded_or_resisted=False, cautions={})
-    program = draft(after_surgery, therapist, "seated-knee-raise", status=ProgramStatus.ACTIVE)
+    program = active(after_surgery, therapist, "seated-knee-raise")
 
     with pytest.raises(ValidationError, match="loaded or resisted"):
-        add_item(program, "standing-march-mini-band", load=1)
-    add_item(program, "standing-march-mini-band")
+        add_item(program, "standing-march-mini-band", load=1, by=therapist)
+    add_item(program, "standing-march-mini-band", by=therapist)
 
     assert state(program)[2] == [("seated-knee-raise", 2, False), ("standing-march-mini-band", 2, False)]
 
 
 @pytest.mark.django_db
-def test_model_refuses_adding_a_loaded_item_to_an_active_program_within_the_window(after_surgery, therapist):
-    program = draft(after_surgery, therapist, "seated-knee-raise", status=ProgramStatus.ACTIVE)
+def test_adding_a_loaded_item_to_an_active_program_within_the_window_is_refused(after_surgery, therapist):
+    program = active(after_surgery, therapist, "seated-knee-raise")
 
     with pytest.raises(ValidationError) as refused:
-        add_item(program, "resistance-band-hip-flexion", caution_acknowledged=True)
+        add_item(program, "resistance-band-hip-flexion", caution_acknowledged=True, by=therapist)
 
     assert "surgeon" in str(refused.value.message_dict["items"])
     assert state(program)[2] == [("seated-knee-raise", 2, False)]
 
 
 @pytest.mark.django_db
-def test_model_refuses_an_unacknowledged_caution_on_an_active_program_and_shows_it(arthritic, therapist):
-    program = draft(arthritic, therapist, "seated-knee-raise", status=ProgramStatus.ACTIVE)
+def test_an_unacknowledged_caution_on_an_active_program_is_refused_and_shown(arthritic, therapist):
+    program = active(arthritic, therapist, "seated-knee-raise")
     caution = exercise("supine-heel-slide").caution_for("hip_osteoarthritis")
 
     with pytest.raises(ValidationError) as refused:
-        add_item(program, "supine-heel-slide")
+        add_item(program, "supine-heel-slide", by=therapist)
 
     assert caution and caution in str(refused.value.message_dict["items"])
     assert len(state(program)[2]) == 1
 
-    add_item(program, "supine-heel-slide", caution_acknowledged=True)
+    add_item(program, "supine-heel-slide", caution_acknowledged=True, by=therapist)
     assert len(state(program)[2]) == 2
 
 
 @pytest.mark.django_db
-def test_model_refuses_activating_a_draft_with_an_unacknowledged_caution(arthritic, therapist):
+def test_activating_a_draft_with_an_unacknowledged_caution_is_refused(arthritic, therapist):
     program = draft(arthritic, therapist, "supine-heel-slide")
 
-    program.status = ProgramStatus.ACTIVE
     with pytest.raises(ValidationError, match="acknowledge the caution"):
-        program.save()
+        services.activate_program(program=program, by=therapist)
 
     assert state(program)[0] == ProgramStatus.DRAFT
 
 
 @pytest.mark.django_db
-def test_model_refuses_an_active_program_for_an_archived_patient(arthritic, therapist):
-    arthritic.archived_at = timezone.now()
-    arthritic.save()
+def test_a_program_for_an_archived_patient_is_refused(arthritic, therapist):
+    patient_services.archive_patient(patient=arthritic, archived_by=therapist)
 
     with pytest.raises(ValidationError, match="archived"):
-        Program(patient=arthritic, therapist=therapist, status=ProgramStatus.ACTIVE).save()
-    with pytest.raises(ValidationError, match="archived"):
-        Program(patient=arthritic, therapist=therapist).full_clean()
+        draft(arthritic, therapist, "seated-knee-raise")
     assert not Program.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_draft_cannot_be_paused_and_a_stopped_program_cannot_be_activated(arthritic, therapist):
+    program = draft(arthritic, therapist, "seated-knee-raise")
+    with pytest.raises(ValidationError, match="Only an active program can be paused"):
+        services.pause_program(program=program, by=therapist)
+
+    services.activate_program(program=program, by=therapist)
+    services.pause_program(program=program, by=therapist)
+    services.stop_program(program=program, by=therapist)
+
+    with pytest.raises(ValidationError, match="A stopped program cannot be activated"):
+        services.activate_program(program=program, by=therapist)
+    history = [(row.status, row.history_change_reason) for row in Program.history.filter(id=program.pk)
+               .order_by("history_date", "history_id")]
+    assert history[-3:] == [("active", "activated"), ("paused", "paused"), ("stopped", "stopped")]
+
+
+@pytest.mark.django_db
+def test_activating_a_program_completes_the_patients_other_active_one(arthritic, therapist):
+    first = active(arthritic, therapist, "seated-knee-raise")
+    second = active(arthritic, therapist, "standing-march")
+
+    assert (state(first)[0], state(second)[0]) == (ProgramStatus.COMPLETED, ProgramStatus.ACTIVE)
+    assert Program.history.filter(id=first.pk).latest().history_change_reason == (
+        "completed: another program was activated")
 
 
 # ---------------------------------------------------------------------------- the API
@@ -331,10 +373,11 @@ def test_api_edit_of_an_active_program_that_breaks_a_rule_is_refused_whole(api_c
 ADD_URL = "/admin/prescriptions/program/add/"
 
 
-def admin_data(patient, therapist, items, program=None, **fields) -> dict:
-    """The admin's POST: the program fields, the items inline and the versions inline."""
+def admin_data(patient, therapist, items, program=None, activate=True, **fields) -> dict:
+    """The admin's POST: the program fields, the items inline and the versions inline, and by
+    default the "Save and activate" button (the status itself is not a field of the form)."""
     data = {
-        "patient": patient.pk, "therapist": therapist.pk, "status": "active", "source_assessment": "",
+        "patient": patient.pk, "therapist": therapist.pk, "source_assessment": "",
         "start_date": timezone.localdate().isoformat(), "weeks": 6, "sessions_per_week": 3, "goals": "",
         "surgeon_clearance_note": "",
         "items-TOTAL_FORMS": len(items), "items-INITIAL_FORMS": 0, "items-MIN_NUM_FORMS": 0,
@@ -362,6 +405,8 @@ def admin_data(patient, therapist, items, program=None, **fields) -> dict:
         data["surgeon_clearance"] = "on"
     else:
         data.pop("surgeon_clearance", None)
+    if activate and program is None:
+        data["_activate"] = "Save and activate"
     return data
 
 
@@ -392,7 +437,7 @@ def test_admin_refuses_an_active_program_for_an_unresolved_red_flag(admin_client
 @pytest.mark.django_db
 def test_admin_saves_a_draft_for_a_red_flagged_patient(admin_client, therapist, red_flagged):
     response = admin_client.post(ADD_URL, admin_data(red_flagged, therapist, [row("seated-knee-raise")],
-                                                     status="draft"))
+                                                     activate=False))
 
     assert response.status_code == 302
     assert state(Program.objects.get()) == (ProgramStatus.DRAFT, False, [("seated-knee-raise", 2, False)], 0)
@@ -448,11 +493,10 @@ def test_admin_edit_of_an_active_program_that_breaks_a_rule_changes_nothing(admi
 
 @pytest.mark.django_db
 def test_admin_refuses_a_program_for_an_archived_patient(admin_client, therapist, arthritic):
-    arthritic.archived_at = timezone.now()
-    arthritic.save()
+    patient_services.archive_patient(patient=arthritic, archived_by=therapist)
 
     response = admin_client.post(ADD_URL, admin_data(arthritic, therapist, [row("seated-knee-raise")],
-                                                     status="draft"))
+                                                     activate=False))
 
     assert "archived" in admin_errors(response)
     assert not Program.objects.exists()
