@@ -212,6 +212,8 @@ NOT_IN_ADMIN = {
     "scheduling.add_appointment": "booked on the desk pages or the API, which check the rota and overlaps",
     "followups.add_progressionproposal": "proposed by the progression engine from the patient's logs",
     "prescriptions.add_patientlink": "made by the program page's 'patient link' action",
+    "scheduling.add_waitlistentry": "patients join the waitlist on the desk pages or through the API",
+    "followups.add_followup": "planned when a program is activated",
 }
 
 

@@ -12,12 +12,29 @@ from hipclinic.admin_writes import WrittenByService
 
 @admin.register(FollowUp)
 class FollowUpAdmin(admin.ModelAdmin):
+    """Planned when a program is activated and booked from the desk's follow-ups list; read and cancel here."""
+
     list_display = ["due_date", "patient", "week", "status", "flagged", "appointment"]
     list_filter = ["status", "due_date"]
     list_select_related = ["program__patient", "appointment"]
     search_fields = ["program__patient__record_number", "program__patient__last_name"]
-    raw_id_fields = ["program", "appointment"]
+    readonly_fields = ["program", "week", "due_date", "status", "appointment", "created_at"]
     show_full_result_count = False
+    actions = ["cancel"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Cancel: no re-assessment needed", permissions=["change"])
+    def cancel(self, request, queryset):
+        for followup in queryset.select_related("program__patient"):
+            try:
+                services.cancel_followup(followup=followup, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{followup}: {' '.join(error.messages)}", messages.ERROR)
 
     @admin.display(description="patient")
     def patient(self, followup):

@@ -27,6 +27,15 @@ def book_followup(*, followup: FollowUp, appointment) -> FollowUp:
     return followup
 
 
+def cancel_followup(*, followup: FollowUp, by) -> FollowUp:
+    """A planned re-assessment that will not happen (the patient was discharged, or seen otherwise)."""
+    if followup.status != FollowUpStatus.TO_BOOK:
+        raise ValidationError({"status": "Only a follow-up still to book can be cancelled."})
+    followup.status = FollowUpStatus.CANCELLED
+    followup.save(update_fields=["status"])
+    return followup
+
+
 def patient_today(program: Program) -> date:
     return program.patient.today()
 

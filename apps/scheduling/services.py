@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from django.conf import settings
 from django.core import signing
@@ -29,9 +30,11 @@ from apps.scheduling.models import (
     AppointmentStatusChange,
     RecurringSeries,
     Therapist,
+    TimeOff,
     WaitlistEntry,
     WaitlistOffer,
     WaitlistStatus,
+    WorkingHours,
 )
 
 OVERLAP_CONSTRAINTS = {"appointment_therapist_no_overlap", "appointment_patient_no_overlap"}
@@ -462,3 +465,71 @@ def accept_waitlist_offer(*, offer: WaitlistOffer) -> Appointment:
         entry.status = WaitlistStatus.BOOKED
         entry.save(update_fields=["status"])
     return appointment
+
+
+# ---------------------------------------------------------------------------- the rota and reference data
+
+
+def save_therapist(*, therapist: Therapist, hours: list[WorkingHours] | None, by: User) -> Therapist:
+    """Add or change a therapist and (when given) replace their weekly hours, all or nothing.
+
+    Blocks of one weekday may not overlap (a slot would be offered twice). Appointments
+    already booked are kept when hours change: the desk sees them on the day page.
+    """
+    problems: dict[str, list[str]] = {}
+    try:
+        therapist.full_clean()
+    except ValidationError as error:
+        problems.update(error.message_dict)
+    if hours is not None and (overlaps := hours_overlaps(hours)):
+        problems["working_hours"] = overlaps
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        therapist.save()
+        if hours is not None:
+            kept = []
+            for block in hours:
+                block.therapist = therapist
+                block.full_clean()
+                block.save()
+                kept.append(block.pk)
+            therapist.working_hours.exclude(pk__in=kept).delete()
+    return therapist
+
+
+def hours_overlaps(hours: list[WorkingHours]) -> list[str]:
+    """Blocks of one weekday that overlap, in words; empty when none do."""
+    by_day: dict[int, list[WorkingHours]] = {}
+    for block in hours:
+        by_day.setdefault(block.weekday, []).append(block)
+    found = []
+    for _day, blocks in sorted(by_day.items()):
+        blocks.sort(key=lambda block: block.start_time)
+        for earlier, later in pairwise(blocks):
+            if later.start_time < earlier.end_time:
+                found.append(f"{earlier} and {later} overlap.")
+    return found
+
+
+def save_time_off(*, time_off: TimeOff, by: User) -> TimeOff:
+    """Record time off (no booking is offered then); appointments already in it stay for the desk to move."""
+    time_off.full_clean()
+    time_off.save()
+    return time_off
+
+
+def save_appointment_kind(*, kind: AppointmentKind, by: User) -> AppointmentKind:
+    """Change a kind's name, default length or whether it is still booked (its slug stays: integrations use it)."""
+    kind.full_clean()
+    kind.save()
+    return kind
+
+
+def withdraw_from_waitlist(*, entry: WaitlistEntry, by: User) -> WaitlistEntry:
+    """Take a waiting patient off the waitlist: no more offers are sent to them."""
+    if entry.status != WaitlistStatus.WAITING:
+        raise ValidationError({"status": "Only a waiting entry can be withdrawn."})
+    entry.status = WaitlistStatus.WITHDRAWN
+    entry.save(update_fields=["status"])
+    return entry
