@@ -11,6 +11,8 @@ from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
+from hipclinic.errors import messages_by_field
+
 
 class IsClinicStaff(BasePermission):
     """Signed in, active, and holding a role (or a superuser)."""
@@ -138,11 +140,6 @@ class SlugRelatedField(serializers.SlugRelatedField):
 
 def as_api_error(error: DjangoValidationError) -> serializers.ValidationError:
     """A service's refusal (field -> messages) as DRF's 400 with the same field names."""
-    if hasattr(error, "error_dict"):
-        return serializers.ValidationError(
-            {
-                ("non_field_errors" if name == "__all__" else name): messages
-                for name, messages in error.message_dict.items()
-            }
-        )
-    return serializers.ValidationError({"non_field_errors": error.messages})
+    return serializers.ValidationError(
+        {name or "non_field_errors": messages for name, messages in messages_by_field(error).items()}
+    )

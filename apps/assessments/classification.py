@@ -2,7 +2,7 @@
 
 Pure logic over plain values (no Django): ``services.py`` builds an ``AssessmentInput``
 from the stored side findings and stores what ``classify()`` returns. The tests and
-thresholds are those of ``/work/shared/clinical-reference.md``:
+thresholds are those of the project's clinical reference (``clinical-reference.md``):
 
 * section 1: weak is not tight; both can coexist, so both are looked for;
 * section 2: manual muscle test grade, knee-to-chest hold, dynamometry and its limb
@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
+
+from apps.patients.vocabulary import REFERRAL_CAUSES
 
 Side = Literal["left", "right"]
 Label = Literal["weak", "tight", "both", "neither"]
@@ -54,10 +56,6 @@ THOMAS_COMPONENTS: dict[str, str] = {  # section 2: what each positive Thomas te
     "thomas_tfl": "TFL",
 }
 
-# Section 1, "Referral causes": the values of apps.patients.models.ReferralCause.
-REFERRAL_CAUSES = (
-    "lack_of_exercise", "prolonged_sitting", "hip_osteoarthritis", "transpsoas_surgery", "cerebral_palsy", "other",
-)
 
 # Section 4: the ladder, easiest first, in our words.
 LADDER: dict[int, str] = {

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from apps.assessments import classification
 from apps.patients.models import Patient
 from apps.scheduling.models import Appointment
 
@@ -42,7 +43,7 @@ class Side(models.TextChoices):
     RIGHT = "right", "Right"
 
 
-MMT_GRADE_CHOICES = [(g, f"{g}/5") for g in ["0", "1", "2", "3-", "3", "3+", "4-", "4", "4+", "5-", "5"]]
+MMT_GRADE_CHOICES = [(grade, f"{grade}/5") for grade in classification.MMT_GRADES]
 NPRS = [MinValueValidator(0), MaxValueValidator(10)]
 
 

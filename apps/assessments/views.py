@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.assessments import intake
 from apps.assessments.intake_forms import IntakeForm
 from apps.assessments.scoring import nprs, psfs
+from hipclinic.errors import place_errors
 
 # The field a service error is shown next to (the form catches these first; this is the backstop).
 SERVICE_ERROR_FIELDS = {"nprs": "nprs"}
@@ -47,12 +48,7 @@ def intake_questionnaire(request, token: str):
             invitation.refresh_from_db()
             return _closed(request, invitation)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for key, messages in error.message_dict.items():
-                    for message in messages:
-                        form.add_error(SERVICE_ERROR_FIELDS.get(key), message)
-            else:
-                form.add_error(None, error)
+            place_errors(error, [form], field_map=SERVICE_ERROR_FIELDS)
         else:
             return redirect("assessments:intake-thanks", token=token)
     status = 400 if form.is_bound else 200

@@ -2,7 +2,7 @@
 
 Dates and times are entered in the clinic's time zone (Django's current zone) and turned
 into aware datetimes with the same DST rule as the slot finder. A service's
-``ValidationError`` is put back on the form with ``add_service_errors`` so each message
+``ValidationError`` is put back on the form with ``hipclinic.errors.place_errors`` so each message
 shows next to its field.
 """
 
@@ -17,11 +17,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.patients.models import Patient, Referral
-from apps.scheduling.models import AppointmentKind, AppointmentStatus, Therapist
+from apps.scheduling.models import (
+    SERIES_MAX_INTERVAL_WEEKS,
+    SERIES_MAX_OCCURRENCES,
+    AppointmentKind,
+    AppointmentStatus,
+    Therapist,
+)
 from hipclinic.zones import clinic_zone, local_to_utc
-
-SERIES_MAX_OCCURRENCES = 52
-SERIES_MAX_INTERVAL_WEEKS = 12
 
 
 def date_input() -> forms.DateInput:
@@ -35,15 +38,6 @@ def time_input() -> forms.TimeInput:
 def local_datetime(day: date, wall) -> datetime:
     """A clinic wall-clock date and time as an aware UTC datetime."""
     return local_to_utc(day, wall, clinic_zone())
-
-
-def add_service_errors(form: forms.Form, error: ValidationError, *, field_map: dict[str, str] | None = None) -> None:
-    """Show a service's errors on the form: by field where the form has it, else above the form."""
-    field_map = field_map or {}
-    messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for name, texts in messages.items():
-        target = field_map.get(name, name)
-        form.add_error(target if target in form.fields else None, texts)
 
 
 class DeskFormHelper(FormHelper):

@@ -30,6 +30,7 @@ from apps.patients.models import Patient
 from apps.scheduling import selectors as scheduling_selectors
 from apps.scheduling import services as scheduling_services
 from apps.scheduling.models import Appointment, AppointmentKind, AppointmentStatus, WaitlistEntry, WaitlistStatus
+from hipclinic.errors import place_errors
 
 DESK_ROLES = (Role.FRONT_DESK, Role.THERAPIST, Role.CLINIC_MANAGER)
 PATIENTS_PER_PAGE = 25
@@ -150,7 +151,7 @@ def patient_register(request):
                 )
             except ValidationError as error:
                 patient.pk = patient.record_number = None  # the transaction was rolled back
-                _split_registration_errors(error, patient_form, referral_form)
+                place_errors(error, [patient_form, referral_form])
             else:
                 messages.success(request, f"Registered {patient.full_name} as {patient.record_number}.")
                 return redirect("desk:patient", patient_id=patient.pk)
@@ -159,15 +160,6 @@ def patient_register(request):
         "referral_form": referral_form,
         "duplicates": getattr(patient_form, "duplicates", []),
     })
-
-
-def _split_registration_errors(error: ValidationError, patient_form, referral_form) -> None:
-    messages_by_field = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for name, texts in messages_by_field.items():
-        if name in referral_form.fields:
-            referral_form.add_error(name, texts)
-        else:
-            patient_form.add_error(name if name in patient_form.fields else None, texts)
 
 
 def _patient_page(request, patient: Patient, *, waitlist_form=None, status: int = 200):
@@ -209,7 +201,7 @@ def patient_waitlist_add(request, patient_id: int):
                 created_by=request.user,
             )
         except ValidationError as error:
-            forms.add_service_errors(form, error)
+            place_errors(error, [form])
         else:
             messages.success(request, f"{patient.full_name} is on the waitlist for {data['kind']}.")
             return redirect("desk:patient", patient_id=patient.pk)
@@ -285,7 +277,7 @@ def patient_book(request, patient_id: int):
                 end=booking.end, overlap_reason=data.get("overlap_reason", ""), booked_by=request.user,
             )
         except ValidationError as error:
-            forms.add_service_errors(booking, error, field_map=booking.SERVICE_FIELDS)
+            place_errors(error, [booking], field_map=booking.SERVICE_FIELDS)
         else:
             messages.success(request, f"Booked {appointment.kind} with {appointment.therapist} on "
                                       f"{_local(appointment.start)}.")
@@ -314,7 +306,7 @@ def appointment_reschedule(request, appointment_id: int):
                 changed_by=request.user,
             )
         except ValidationError as error:
-            forms.add_service_errors(booking, error, field_map=booking.SERVICE_FIELDS)
+            place_errors(error, [booking], field_map=booking.SERVICE_FIELDS)
         else:
             messages.success(request, f"Moved {moved.kind} to {_local(moved.start)} with {moved.therapist}.")
             return redirect("desk:patient", patient_id=moved.patient_id)
@@ -337,7 +329,7 @@ def appointment_cancel(request, appointment_id: int):
                 appointment=appointment, reason=form.cleaned_data["reason"], cancelled_by=request.user
             )
         except ValidationError as error:
-            forms.add_service_errors(form, error)
+            place_errors(error, [form])
         else:
             messages.success(request, f"Cancelled {appointment.kind} for {appointment.patient.full_name} on "
                                       f"{_local(appointment.start)}.")
@@ -389,7 +381,7 @@ def patient_series(request, patient_id: int):
                 occurrences=data["occurrences"], interval_weeks=data["interval_weeks"], booked_by=request.user,
             )
         except ValidationError as error:
-            forms.add_service_errors(form, error, field_map=form.SERVICE_FIELDS)
+            place_errors(error, [form], field_map=form.SERVICE_FIELDS)
         else:
             if not result.booked:
                 form.add_error(None, "Nothing was booked: every date clashed (see below).")

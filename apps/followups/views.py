@@ -18,6 +18,7 @@ from apps.followups import selectors, services
 from apps.followups.forms import NextMorningForm, SessionForm, session_item_formset
 from apps.followups.models import LogSource, SessionLog
 from apps.prescriptions import services as prescriptions
+from hipclinic.errors import place_errors
 
 
 def _invalid_link(request):
@@ -35,20 +36,6 @@ def _open(token: str):
 def _patients_log(link, log_id: int) -> SessionLog:
     return get_object_or_404(SessionLog.objects.select_related("program"), pk=log_id,
                              program__patient_id=link.patient_id)
-
-
-def _apply_errors(error: ValidationError, form, formset) -> None:
-    """Put the service's reasons next to the fields they name; the rest at the top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error.messages)
-        return
-    for field, messages in error.message_dict.items():
-        if field in form.fields:
-            form.add_error(field, messages)
-        elif field in ("items", "program"):
-            formset.non_form_errors().extend(messages)
-        else:  # a bound on one item's numbers that the form did not catch
-            form.add_error(None, messages)
 
 
 @never_cache
@@ -77,7 +64,9 @@ def log_session(request, token: str):
                     logged_by=request.user if in_clinic else None,
                 )
             except ValidationError as error:
-                _apply_errors(error, form, formset)
+                # The program's and the exercises' reasons go above the exercises; the rest by field.
+                place_errors(error, [form], elsewhere={name: formset.non_form_errors().extend
+                                                       for name in ("items", "program")})
             else:
                 return redirect("followups:thanks", token=token, log_id=log.pk)
     else:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from apps.patients.vocabulary import REFERRAL_CAUSES
 from hipclinic import zones
 
 RECORD_NUMBER_PREFIX = "HC"
@@ -124,14 +125,10 @@ class Patient(models.Model):
         return bool(self.email) and self.email_consent and not self.is_archived
 
 
-class ReferralCause(models.TextChoices):
-    # clinical-reference.md section 1, "Referral causes".
-    HIP_OSTEOARTHRITIS = "hip_osteoarthritis", "Hip osteoarthritis"
-    CEREBRAL_PALSY = "cerebral_palsy", "Cerebral palsy"
-    TRANSPSOAS_SURGERY = "transpsoas_surgery", "Lateral transpsoas spine surgery"
-    LACK_OF_EXERCISE = "lack_of_exercise", "Lack of exercise"
-    PROLONGED_SITTING = "prolonged_sitting", "Prolonged sitting"
-    OTHER = "other", "Other"
+# clinical-reference.md section 1, "Referral causes": ReferralCause.TRANSPSOAS_SURGERY == "transpsoas_surgery".
+ReferralCause = models.TextChoices(
+    "ReferralCause", [(value.upper(), (value, label)) for value, label in REFERRAL_CAUSES.items()]
+)
 
 
 class RedFlag(models.TextChoices):

@@ -31,10 +31,6 @@ EQUIPMENT = ("none", "chair", "wall", "ankle_weights", "floor_sliders", "resista
 DOSE_TYPES = ("repetitions", "hold_seconds", "steps", "minutes")
 LOAD_UNITS = ("none", "kg", "band")
 BAND_LEVELS = range(1, 6)  # load_unit "band": resistance level 1 (lightest) to 5
-# Section 1, "Referral causes": the values of apps.patients.models.ReferralCause.
-REFERRAL_CAUSES = (
-    "hip_osteoarthritis", "cerebral_palsy", "transpsoas_surgery", "lack_of_exercise", "prolonged_sitting", "other",
-)
 # External load or resistance; hanging from a bar counts (body weight on the hip flexors).
 LOADED_EQUIPMENT = frozenset({"ankle_weights", "resistance_band", "mini_band", "bar"})
 LOAD_UNIT_BY_EQUIPMENT = {"ankle_weights": "kg", "resistance_band": "band", "mini_band": "band"}

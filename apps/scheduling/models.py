@@ -127,6 +127,11 @@ class AppointmentQuerySet(models.QuerySet):
         return self.filter(start__lt=end, end__gt=start)
 
 
+# A series books at most a year of weekly appointments, repeating at most every 12 weeks.
+SERIES_MAX_OCCURRENCES = 52
+SERIES_MAX_INTERVAL_WEEKS = 12
+
+
 class RecurringSeries(models.Model):
     """'Weekly follow-ups for 6 weeks': one Appointment row per occurrence points here."""
 

@@ -24,6 +24,8 @@ from apps.accounts.roles import Role
 from apps.patients.models import Patient
 from apps.scheduling import selectors
 from apps.scheduling.models import (
+    SERIES_MAX_INTERVAL_WEEKS,
+    SERIES_MAX_OCCURRENCES,
     Appointment,
     AppointmentKind,
     AppointmentStatus,
@@ -315,10 +317,10 @@ def book_series(
     interval_weeks: int = 1,
 ) -> SeriesResult:
     """Book one appointment per occurrence; those that clash are reported, the rest booked."""
-    if not 1 <= occurrences <= 52:
-        raise ValidationError({"occurrences": "Book between 1 and 52 occurrences."})
-    if not 1 <= interval_weeks <= 12:
-        raise ValidationError({"interval_weeks": "Repeat every 1 to 12 weeks."})
+    if not 1 <= occurrences <= SERIES_MAX_OCCURRENCES:
+        raise ValidationError({"occurrences": f"Book between 1 and {SERIES_MAX_OCCURRENCES} occurrences."})
+    if not 1 <= interval_weeks <= SERIES_MAX_INTERVAL_WEEKS:
+        raise ValidationError({"interval_weeks": f"Repeat every 1 to {SERIES_MAX_INTERVAL_WEEKS} weeks."})
     result = SeriesResult(series=None)
     with transaction.atomic():
         series = RecurringSeries.objects.create(

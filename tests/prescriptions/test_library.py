@@ -174,11 +174,12 @@ def test_instructions(entry):
     assert "sharp pain" in steps[-1].lower()
 
 
-def test_referral_causes_match_the_patients_app():
-    from apps.assessments.classification import REFERRAL_CAUSES
+def test_the_cautions_name_the_referral_causes_patients_are_registered_with():
     from apps.patients.models import ReferralCause
 
-    assert set(library.REFERRAL_CAUSES) == CAUSES == set(REFERRAL_CAUSES) == set(ReferralCause.values)
+    assert set(ReferralCause.values) == CAUSES
+    assert ReferralCause.TRANSPSOAS_SURGERY == "transpsoas_surgery"
+    assert ReferralCause("transpsoas_surgery").label == "Lateral transpsoas spine surgery"
 
 
 def test_library_has_no_django_imports():

@@ -6,7 +6,14 @@ from rest_framework.response import Response
 
 from apps.patients.models import Patient
 from apps.scheduling import services
-from apps.scheduling.models import Appointment, AppointmentKind, Therapist, WaitlistEntry
+from apps.scheduling.models import (
+    SERIES_MAX_INTERVAL_WEEKS,
+    SERIES_MAX_OCCURRENCES,
+    Appointment,
+    AppointmentKind,
+    Therapist,
+    WaitlistEntry,
+)
 from hipclinic.api import SlugRelatedField, as_api_error
 from hipclinic.openapi import field_errors_schema
 
@@ -108,8 +115,8 @@ class SeriesSerializer(serializers.Serializer):
     therapist = serializers.PrimaryKeyRelatedField(queryset=Therapist.objects.all())
     kind = SlugRelatedField(slug_field="slug", queryset=AppointmentKind.objects.all())
     first_start = serializers.DateTimeField()
-    interval_weeks = serializers.IntegerField(min_value=1, max_value=12, default=1)
-    occurrences = serializers.IntegerField(min_value=1, max_value=52)
+    interval_weeks = serializers.IntegerField(min_value=1, max_value=SERIES_MAX_INTERVAL_WEEKS, default=1)
+    occurrences = serializers.IntegerField(min_value=1, max_value=SERIES_MAX_OCCURRENCES)
 
 
 SeriesResultSerializer = inline_serializer("SeriesResult", {
