@@ -44,7 +44,9 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 @transaction.atomic
 def seed(*, password: str) -> None:
     therapists = []
-    for username, first, last in [("therapist", "Theo", "Therapist"), ("therapist2", "Tara", "Quinn")]:
+    # Theo works Monday to Friday, Tara every day (the demo has a working day whenever it is opened).
+    for username, first, last, days in [("therapist", "Theo", "Therapist", range(5)),
+                                        ("therapist2", "Tara", "Quinn", range(7))]:
         user, _ = User.objects.get_or_create(username=username, defaults={
             "first_name": first, "last_name": last, "email": f"{username}@demo.hipclinic.invalid"})
         user.set_password(password)
@@ -54,7 +56,7 @@ def seed(*, password: str) -> None:
         if created:
             WorkingHours.objects.bulk_create(
                 WorkingHours(therapist=therapist, weekday=day, start_time=time(8, 30), end_time=time(17, 0))
-                for day in range(5)
+                for day in days
             )
         therapists.append(therapist)
 

@@ -16,12 +16,13 @@ DEMO_USERS = [
 
 
 def demo_seeders():
-    """Each feature's demo data, in dependency order (later issues append theirs)."""
+    """Each feature's demo data, in dependency order (later issues append theirs); today's list last."""
     from apps.assessments.demo import seed as assessments
+    from apps.chart.demo import seed as today
     from apps.prescriptions.demo import seed as prescriptions
     from apps.scheduling.demo import seed as scheduling
 
-    return [scheduling, assessments, prescriptions]
+    return [scheduling, assessments, prescriptions, today]
 
 
 class Command(BaseCommand):
