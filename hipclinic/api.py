@@ -98,7 +98,7 @@ class FilterBackend(DjangoFilterBackend):
             raise utils.translate_validation(filterset.errors)
         for name, value in filterset.form.cleaned_data.items():
             if isinstance(value, datetime) and value.tzinfo is not None:
-                # The same instant in UTC: PostgreSQL refuses offsets beyond 15:59 (a 500 before).
+                # The same instant in UTC: PostgreSQL refuses offsets beyond 15:59, which Python allows.
                 try:
                     filterset.form.cleaned_data[name] = value.astimezone(UTC)
                 except OverflowError:

@@ -28,7 +28,7 @@ BEAT_SCHEDULE = {
     "notifications.dispatch_outbox": {
         "task": "apps.notifications.tasks.dispatch_outbox", "schedule": 30.0, "options": {"expires": 25},
     },
-    # Reminder scans (24 h before each appointment, and later issues' kinds): every
+    # Reminder scans (every kind registered by the apps, e.g. 24 h before each appointment): every
     # 5 minutes, so a reminder goes out between 24 h and 23 h 55 min ahead; the scans
     # are idempotent (one key per reminder), so a late or doubled run sends nothing twice.
     "notifications.queue_due_reminders": {

@@ -1,6 +1,6 @@
 """Fault injection with real processes: each fault is a real server stopped, killed or refusing.
 
-The four faults of issue 7, and where each is tested:
+Four faults, and where each is tested:
 
 1. Redis stopped and restarted during bookings: bookings are saved and answered at once,
    their confirmations go out after Redis is back, once each, through the worker that was

@@ -158,7 +158,7 @@ def patient_register(request):
     return render(request, "desk/patient_register.html", {
         "patient_form": patient_form,
         "referral_form": referral_form,
-        "duplicates": getattr(patient_form, "duplicates", []),
+        "duplicates": patient_form.duplicates,
     })
 
 

@@ -83,15 +83,13 @@ def _queue_new(rows: dict[str, Callable[[], OutboxEmail | None]]) -> int:
 
 def _plan_day_q(day: date) -> Q:
     """Programs whose plan e-mail falls on ``day``: the chosen weekday, or the start date's."""
+    # plan_weekday: 0 = Monday, as date.weekday(); blank = the start date's weekday.
     by_start = Q(start_date__iso_week_day=day.isoweekday())
-    if hasattr(Program, "plan_weekday"):  # 0 = Monday, as date.weekday(); blank = the start date's
-        return Q(plan_weekday=day.weekday()) | (Q(plan_weekday__isnull=True) & by_start)
-    return by_start
+    return Q(plan_weekday=day.weekday()) | (Q(plan_weekday__isnull=True) & by_start)
 
 
 def _plan_weekday(program: Program) -> int:
-    chosen = getattr(program, "plan_weekday", None)
-    return program.start_date.weekday() if chosen is None else chosen
+    return program.start_date.weekday() if program.plan_weekday is None else program.plan_weekday
 
 
 def queue_weekly_plans(now: datetime) -> int:

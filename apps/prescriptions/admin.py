@@ -125,7 +125,7 @@ class ProgramItemInline(admin.TabularInline):
     def caution_shown(self, item):
         if not item.pk:
             return "-"
-        caution = item.exercise.caution_for(getattr(item, "referral_cause", None))
+        caution = item.exercise.caution_for(item.referral_cause)  # annotated by get_queryset
         return format_html('<strong class="caution">{}</strong>', caution) if caution else "-"
 
 

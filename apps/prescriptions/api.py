@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from apps.ops.access import AccessLoggedRetrieveMixin
 from apps.patients.models import Patient
-from apps.patients.selectors import latest_referral, latest_referral_cause
+from apps.patients.selectors import latest_referral_cause
 from apps.prescriptions import dosing, services
 from apps.prescriptions.extras import PROGRAM_FIGURES, with_figures
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramVersion
@@ -57,6 +57,12 @@ class ExerciseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     filterset_fields = ["is_active", "equipment", "muscle_bias", "ladder_rank"]
 
 
+def programs_for_api():
+    """Programs with their items, versions, registered figures and the patient's latest referral cause."""
+    programs = Program.objects.annotate(referral_cause=latest_referral_cause("patient"))
+    return with_figures(programs.prefetch_related("items__exercise", "versions")).order_by("-start_date", "-id")
+
+
 class ProgramItemSerializer(serializers.ModelSerializer):
     exercise = SlugRelatedField(slug_field="slug", queryset=Exercise.objects.all())
     dose = serializers.CharField(source="dose_text", read_only=True)
@@ -81,13 +87,9 @@ class ProgramItemSerializer(serializers.ModelSerializer):
         return attrs
 
     def get_caution(self, item) -> str:
-        # The list annotates each program with its referral cause (no query per program);
-        # a program just written by create or update asks once.
-        program = item.program
-        if not hasattr(program, "referral_cause"):
-            referral = latest_referral(program.patient)
-            program.referral_cause = referral.cause if referral else None
-        return item.exercise.caution_for(program.referral_cause)
+        # Programs are read through programs_for_api(), annotated with their referral cause
+        # (no query per program); prefetched items point at that program.
+        return item.exercise.caution_for(item.program.referral_cause)
 
 
 class ProgramSerializer(serializers.ModelSerializer):
@@ -133,9 +135,10 @@ class ProgramSerializer(serializers.ModelSerializer):
         items = None if items_data is None else [ProgramItem(**{"order": n, **data})
                                                  for n, data in enumerate(items_data, start=1)]
         try:
-            return services.save_program(program=program, items=items, by=self.context["request"].user)
+            program = services.save_program(program=program, items=items, by=self.context["request"].user)
         except ValidationError as error:
             raise as_api_error(error) from None
+        return programs_for_api().get(pk=program.pk)  # as the list reads it, with its referral cause
 
     def create(self, validated_data):
         return self._save(Program(therapist=self.context["request"].user), validated_data)
@@ -160,8 +163,7 @@ class ProgramViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins.Re
     filterset_fields = ["patient", "status"]
 
     def get_queryset(self):
-        programs = Program.objects.annotate(referral_cause=latest_referral_cause("patient"))
-        return with_figures(programs.prefetch_related("items__exercise", "versions")).order_by("-start_date", "-id")
+        return programs_for_api()
 
     def _status_action(self, request, service):
         try:

@@ -244,8 +244,7 @@ def test_the_versions_of_a_draft_are_empty(writer, patient):
 
 
 def test_the_versions_are_one_whole_list_whatever_the_query(writer, patient):
-    # The program list's filters and paging were applied here too: ?patient=<another> gave a 404,
-    # and the schema promised a page of versions (and the list's filters) where a list comes.
+    # The versions are the program's whole list: the program list's filters and paging do not apply.
     url = active_program(writer, patient, [row("seated-knee-raise")])
     other = ReferralFactory(cause="lack_of_exercise").patient
 
@@ -256,8 +255,7 @@ def test_the_versions_are_one_whole_list_whatever_the_query(writer, patient):
 
 
 def test_a_patch_with_an_incomplete_item_names_what_is_missing(writer, patient):
-    # A PATCH may leave fields out, but the items it gives replace the list: an item without
-    # its exercise was a 500.
+    # A PATCH may leave fields out, but the items it gives replace the list: each must be whole.
     url = active_program(writer, patient, [row("seated-knee-raise")])
 
     response = writer.patch(url, {"items": [{"order": 2}]}, format="json")

@@ -318,7 +318,7 @@ def test_a_refused_series_answers_as_the_schema_says(api_client, frontdesk):
 
 @pytest.mark.postgres
 def test_a_date_time_filter_with_any_offset_finds_the_same_instant(api_client, frontdesk, therapist):
-    # PostgreSQL refuses offsets beyond 15:59, which Python and ISO 8601 allow: that was a 500.
+    # PostgreSQL refuses offsets beyond 15:59, which Python and ISO 8601 allow.
     AppointmentFactory(therapist=therapist, start=TUESDAY_10)
     api_client.force_authenticate(frontdesk)
 
