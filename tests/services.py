@@ -207,12 +207,12 @@ class SMTPSink:
             finally:
                 self.in_flight -= 1
         with self._lock:
+            self.connections.add(session.peer)  # (host, port) of the client: one per SMTP connection
             if self._refusals > 0:
                 self._refusals -= 1
                 return "451 4.3.0 Try again later"
             self.messages.append(message_from_bytes(envelope.content))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            self.connections.add(session.peer)  # (host, port) of the client: one per SMTP connection
         return "250 OK"
 
     def refuse_next(self, count: int) -> None:

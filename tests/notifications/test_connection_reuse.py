@@ -42,4 +42,5 @@ def test_a_refused_message_in_a_batch_reconnects_for_the_rest(smtp_server):
 
     assert outcomes == {OutboxStatus.PENDING: 1, OutboxStatus.SENT: 4}  # the first is retried later
     assert len(smtp_server.messages) == 4
+    assert len(smtp_server.connections) == 2  # the refused one's connection was dropped; one more for the rest
     assert OutboxEmail.objects.get(pk=ids[0]).status == OutboxStatus.PENDING
