@@ -182,9 +182,10 @@ class SMTPSink:
 
     ``refuse_next(n)`` makes it answer the next n messages with a temporary failure
     (451), for retry tests. ``delay`` (seconds) holds every message that long before
-    accepting it, like a slow relay; a client that disconnects meanwhile (a killed
-    worker) gets no answer and its message is not kept. ``in_flight`` counts messages
-    being held at this moment.
+    accepting it, like a slow relay; ``hold_after(n)`` holds every message after the n-th
+    accepted one until ``release()``. A client that disconnects while its message is held
+    (a killed worker) gets no answer and its message is not kept. ``in_flight`` counts
+    messages being held at this moment.
     """
 
     def __init__(self, *, delay: float = 0.0):
@@ -196,14 +197,18 @@ class SMTPSink:
         self.delay = delay
         self.in_flight = 0
         self._refusals = 0
+        self._hold_after: int | None = None
         self._lock = threading.Lock()
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
+        if self.delay or self._holding():
             self.in_flight += 1
             try:
-                await asyncio.sleep(self.delay)  # cancelled by aiosmtpd if the client goes away
+                # Both waits are cancelled by aiosmtpd if the client goes away.
+                await asyncio.sleep(self.delay)
+                while self._holding():
+                    await asyncio.sleep(0.01)
             finally:
                 self.in_flight -= 1
         with self._lock:
@@ -214,6 +219,15 @@ class SMTPSink:
             self.messages.append(message_from_bytes(envelope.content))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
+
+    def _holding(self) -> bool:
+        return self._hold_after is not None and len(self.messages) >= self._hold_after
+
+    def hold_after(self, count: int) -> None:
+        self._hold_after = count
+
+    def release(self) -> None:
+        self._hold_after = None
 
     def refuse_next(self, count: int) -> None:
         with self._lock:
