@@ -17,7 +17,7 @@ def test_editing_a_staff_member_in_the_admin_keeps_the_old_values_and_the_editor
     response = client.post(
         f"/admin/accounts/user/{colleague.pk}/change/",
         {"username": "robin", "first_name": "Robin", "last_name": "New", "email": "robin@clinic.test",
-         "is_active": "on", "groups": [g.pk for g in colleague.groups.all()],
+         "is_active": "on", "role": "therapist",
          "date_joined_0": "2026-01-01", "date_joined_1": "09:00:00"},
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -67,6 +67,20 @@ def test_a_manager_cannot_make_anyone_a_superuser_or_edit_one(client, manager):
 
 
 @pytest.mark.django_db
+def test_a_manager_gives_a_colleague_exactly_one_role_in_the_admin(client, manager):
+    colleague = UserFactory(username="robin", role=Role.FRONT_DESK)
+    client.force_login(manager)
+
+    response = client.post(f"/admin/accounts/user/{colleague.pk}/change/", {
+        "username": "robin", "first_name": "Robin", "last_name": "Lee", "email": "robin@clinic.test",
+        "is_active": "on", "role": "therapist", "date_joined_0": "2026-01-01", "date_joined_1": "09:00:00"})
+
+    assert response.status_code == 302
+    assert [group.name for group in colleague.groups.all()] == ["Therapist"]
+    assert User.history.filter(id=colleague.pk).latest().history_user == manager
+
+
+@pytest.mark.django_db
 def test_anonymous_visitors_are_sent_to_login_or_refused(client, api_client):
     assert client.get("/desk/").url.startswith("/accounts/login/?next=/desk/")
     admin = client.get("/admin/", follow=True)

@@ -1,10 +1,24 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Group
+from django.contrib.auth.forms import UserChangeForm
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.accounts import services
 from apps.accounts.models import User
-from apps.accounts.roles import GROUP_NAMES
+from apps.accounts.roles import Role
+
+
+class StaffChangeForm(UserChangeForm):
+    """A clinic manager's view of a staff account: one role, chosen from the three."""
+
+    role = forms.TypedChoiceField(choices=[("", "No role (cannot sign in)"), *Role.choices], required=False,
+                                  coerce=Role, empty_value=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["role"] = self.instance.role
 
 
 @admin.register(User)
@@ -18,7 +32,7 @@ class UserAdmin(SimpleHistoryAdmin, DjangoUserAdmin):
     manager_fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
-        ("Role", {"fields": ("is_active", "groups")}),
+        ("Role", {"fields": ("is_active", "role")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
 
@@ -34,13 +48,18 @@ class UserAdmin(SimpleHistoryAdmin, DjangoUserAdmin):
             return super().get_fieldsets(request, obj)
         return self.manager_fieldsets
 
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None and not request.user.is_superuser:
+            kwargs["form"] = StaffChangeForm
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # A manager's form has the one role; a superuser's full form (and the add form) saves its groups itself.
+        role = form.cleaned_data.get("role", obj.role if obj.pk else None)
+        services.save_staff(user=obj, role=role, changed_by=request.user)
+
     def get_readonly_fields(self, request, obj=None):
         return ("last_login", "date_joined") if not request.user.is_superuser else ()
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "groups" and not request.user.is_superuser:
-            kwargs["queryset"] = Group.objects.filter(name__in=GROUP_NAMES.values())
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):
         # A manager cannot edit a superuser (that would let them take over the account).

@@ -1,4 +1,4 @@
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from apps.accounts import services
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from hipclinic.api import IsClinicStaff
+from hipclinic.api import IsClinicStaff, as_api_error
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -27,21 +27,20 @@ class UserSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data):
         role = validated_data.pop("role", None)
-        with transaction.atomic():
-            user = User(**validated_data)
-            user.set_unusable_password()  # they set their own through the reset link
-            user.save()
-            services.set_role(user=user, role=role)
-        return user
+        # No password: they set their own through the reset link.
+        return self._save(User(**validated_data), role)
 
     def update(self, user, validated_data):
-        role_given = "role" in validated_data
-        role = validated_data.pop("role", None)
-        with transaction.atomic():
-            user = super().update(user, validated_data)
-            if role_given:
-                services.set_role(user=user, role=role)
-        return user
+        role = validated_data.pop("role") if "role" in validated_data else user.role
+        for name, value in validated_data.items():
+            setattr(user, name, value)
+        return self._save(user, role)
+
+    def _save(self, user, role):
+        try:
+            return services.save_staff(user=user, role=role, changed_by=self.context["request"].user)
+        except ValidationError as error:
+            raise as_api_error(error) from None
 
 
 class UserViewSet(viewsets.ModelViewSet):

@@ -22,6 +22,22 @@ def set_role(*, user: User, role: Role | None) -> User:
     return user
 
 
+def save_staff(*, user: User, role: Role | None, changed_by: User | None) -> User:
+    """Add or change a staff account and give it exactly one role (or none); the change is in its history.
+
+    A new account without a password cannot sign in until its owner sets one through the
+    password-reset link.
+    """
+    with transaction.atomic():
+        if user.pk is None and not user.password:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user._history_user = changed_by
+        user.save()
+        set_role(user=user, role=role)
+    return user
+
+
 def send_password_reset(*, user_id: int, base_url: str) -> bool:
     """Send one password-set link to an active user; False when there is nobody to send to."""
     user = User.objects.filter(pk=user_id, is_active=True).exclude(email="").first()
