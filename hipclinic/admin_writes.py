@@ -24,3 +24,27 @@ class WrittenByService:
 
     def write(self, request, form, formsets, change) -> None:
         raise NotImplementedError
+
+
+def service_action(service, *, argument: str, description: str, done: str, describe=str):
+    """An admin list action calling ``service(**{argument: row, "by": user})`` for each selected row.
+
+    What the service refuses is listed with its reason (``describe(row)`` names the row); what it
+    did is counted in one message.
+    """
+    from django.contrib import admin, messages
+    from django.core.exceptions import ValidationError
+
+    def action(modeladmin, request, queryset):
+        changed = 0
+        for row in queryset.order_by("pk"):
+            try:
+                service(**{argument: row, "by": request.user})
+                changed += 1
+            except ValidationError as error:
+                modeladmin.message_user(request, f"{describe(row)}: {' '.join(error.messages)}", messages.ERROR)
+        if changed:
+            modeladmin.message_user(request, f"{done}: {changed}.", messages.SUCCESS)
+
+    action.__name__ = service.__name__
+    return admin.action(description=description, permissions=["change"])(action)

@@ -138,6 +138,14 @@ class SlugRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+def call_service(service, **arguments):
+    """Call a service for the API: its refusal (``ValidationError``) becomes a 400 with the same field names."""
+    try:
+        return service(**arguments)
+    except DjangoValidationError as error:
+        raise as_api_error(error) from None
+
+
 def as_api_error(error: DjangoValidationError) -> serializers.ValidationError:
     """A service's refusal (field -> messages) as DRF's 400 with the same field names."""
     return serializers.ValidationError(

@@ -131,6 +131,15 @@ def manager(db):
 
 
 @pytest.fixture
+def patient(db):
+    """A patient with a referral (prolonged sitting), who agreed to e-mail, in London."""
+    from tests.factories import ReferralFactory
+
+    return ReferralFactory(cause="prolonged_sitting", patient__first_name="Pat", patient__last_name="Example",
+                           patient__email="pat@example.org").patient
+
+
+@pytest.fixture
 def role_user(request, frontdesk, therapist, manager):
     """Parametrize with indirect=True and a role value to get that role's user."""
     return {Role.FRONT_DESK: frontdesk, Role.THERAPIST: therapist, Role.CLINIC_MANAGER: manager}[request.param]

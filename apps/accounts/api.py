@@ -1,4 +1,3 @@
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -10,7 +9,7 @@ from rest_framework.views import APIView
 from apps.accounts import services
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from hipclinic.api import IsClinicStaff, as_api_error
+from hipclinic.api import IsClinicStaff, call_service
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -37,10 +36,7 @@ class UserSerializer(serializers.ModelSerializer):
         return self._save(user, role)
 
     def _save(self, user, role):
-        try:
-            return services.save_staff(user=user, role=role, changed_by=self.context["request"].user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(services.save_staff, user=user, role=role, changed_by=self.context["request"].user)
 
 
 class UserViewSet(viewsets.ModelViewSet):

@@ -1,4 +1,3 @@
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, viewsets
@@ -10,7 +9,7 @@ from apps.assessments import selectors, services
 from apps.assessments.models import SIDE_FINDING_FIELDS, Assessment, Complaint, OutcomeMeasure, SideFindings
 from apps.ops.access import AccessLoggedRetrieveMixin, record_access
 from apps.patients.models import Patient
-from hipclinic.api import as_api_error
+from hipclinic.api import call_service
 
 
 class SideFindingsSerializer(serializers.ModelSerializer):
@@ -40,11 +39,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
         sides = validated_data.pop("sides", [])
         for name, value in validated_data.items():
             setattr(assessment, name, value)
-        try:
-            return services.record_assessment(assessment=assessment, sides=sides,
-                                              recorded_by=self.context["request"].user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(services.record_assessment, assessment=assessment, sides=sides,
+                            recorded_by=self.context["request"].user)
 
     def create(self, validated_data):
         return self._save(Assessment(therapist=self.context["request"].user), validated_data)
@@ -100,10 +96,7 @@ class OutcomeMeasureSerializer(serializers.ModelSerializer):
         return self._save(outcome)
 
     def _save(self, outcome):
-        try:
-            outcome = services.record_outcome(outcome=outcome, recorded_by=self.context["request"].user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        outcome = call_service(services.record_outcome, outcome=outcome, recorded_by=self.context["request"].user)
         return selectors.outcome_measures().get(pk=outcome.pk)  # with its baseline, for the change
 
 

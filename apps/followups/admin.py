@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from apps.followups import progression_service, services
 from apps.followups.models import FollowUp, LogSource, ProgressionProposal, ProposalStatus, SessionLog, SessionLogItem
-from hipclinic.admin_writes import WrittenByService
+from hipclinic.admin_writes import WrittenByService, service_action
 
 
 @admin.register(FollowUp)
@@ -20,21 +20,14 @@ class FollowUpAdmin(admin.ModelAdmin):
     search_fields = ["program__patient__record_number", "program__patient__last_name"]
     readonly_fields = ["program", "week", "due_date", "status", "appointment", "created_at"]
     show_full_result_count = False
-    actions = ["cancel"]
+    actions = [service_action(services.cancel_followup, argument="followup", done="Follow-ups cancelled",
+                              description="Cancel: no re-assessment needed")]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    @admin.action(description="Cancel: no re-assessment needed", permissions=["change"])
-    def cancel(self, request, queryset):
-        for followup in queryset.select_related("program__patient"):
-            try:
-                services.cancel_followup(followup=followup, by=request.user)
-            except ValidationError as error:
-                self.message_user(request, f"{followup}: {' '.join(error.messages)}", messages.ERROR)
 
     @admin.display(description="patient")
     def patient(self, followup):

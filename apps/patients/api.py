@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from apps.patients import selectors, services
 from apps.patients.models import Patient, RedFlag, RedFlagDecision, Referral
-from hipclinic.api import as_api_error, query_flag
+from hipclinic.api import as_api_error, call_service, query_flag
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -29,10 +29,7 @@ class PatientSerializer(serializers.ModelSerializer):
     def update(self, patient, validated_data):
         for name, value in validated_data.items():
             setattr(patient, name, value)
-        try:
-            return services.update_patient(patient=patient, changed_by=self.context["request"].user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(services.update_patient, patient=patient, changed_by=self.context["request"].user)
 
 
 class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -57,10 +54,7 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     @extend_schema(request=None, responses=PatientSerializer)
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        try:
-            patient = services.archive_patient(patient=self.get_object(), archived_by=request.user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        patient = call_service(services.archive_patient, patient=self.get_object(), archived_by=request.user)
         annotated = selectors.with_red_flag_alert(Patient.objects.filter(pk=patient.pk)).get()
         return Response(PatientSerializer(annotated).data)
 
@@ -115,10 +109,7 @@ class ReferralSerializer(serializers.ModelSerializer):
     def update(self, referral, validated_data):
         for name, value in validated_data.items():
             setattr(referral, name, value)
-        try:
-            return services.update_referral(referral=referral, changed_by=self.context["request"].user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(services.update_referral, referral=referral, changed_by=self.context["request"].user)
 
 
 class ReferralViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -12,7 +12,7 @@ from apps.patients.selectors import latest_referral_cause
 from apps.prescriptions import services
 from apps.prescriptions.extras import PROGRAM_FIGURES, with_figures
 from apps.prescriptions.models import Exercise, PatientLink, Program, ProgramItem, ProgramStatus, ProgramVersion
-from hipclinic.admin_writes import WrittenByService
+from hipclinic.admin_writes import WrittenByService, service_action
 
 
 class ExerciseForm(forms.ModelForm):
@@ -147,22 +147,8 @@ class ProgramVersionInline(admin.TabularInline):
 
 
 def _status_action(service, done: str, description: str):
-    """An admin action moving the selected programs' status through ``service``; refusals are listed."""
-
-    def action(modeladmin, request, queryset):
-        changed = 0
-        for program in queryset.order_by("pk"):
-            try:
-                service(program=program, by=request.user)
-                changed += 1
-            except ValidationError as error:
-                modeladmin.message_user(request, f"{program.patient.record_number}, {program}: "
-                                                 f"{' '.join(error.messages)}", messages.ERROR)
-        if changed:
-            modeladmin.message_user(request, f"{done} {changed} program(s).", messages.SUCCESS)
-
-    action.__name__ = service.__name__
-    return admin.action(description=description, permissions=["change"])(action)
+    return service_action(service, argument="program", description=description, done=done,
+                          describe=lambda program: f"{program.patient.record_number}, {program}")
 
 
 @admin.register(Program)
@@ -178,10 +164,11 @@ class ProgramAdmin(WrittenByService, AccessLoggedAdminMixin, SimpleHistoryAdmin)
     # Status changes only through the services: the buttons and these actions.
     readonly_fields = ["status", "activated_at"]
     actions = [
-        _status_action(services.activate_program, "Activated", "Activate (the patient is e-mailed their program)"),
-        _status_action(services.pause_program, "Paused", "Pause"),
-        _status_action(services.complete_program, "Completed", "Mark as completed"),
-        _status_action(services.stop_program, "Stopped", "Stop early"),
+        _status_action(services.activate_program, "Programs activated",
+                       "Activate (the patient is e-mailed their program)"),
+        _status_action(services.pause_program, "Programs paused", "Pause"),
+        _status_action(services.complete_program, "Programs completed", "Mark as completed"),
+        _status_action(services.stop_program, "Programs stopped", "Stop early"),
         "duplicate", "print_handout", "send_patient_link",
     ]
     fieldsets = [

@@ -10,7 +10,7 @@ from apps.patients.selectors import latest_referral_cause
 from apps.prescriptions import dosing, services
 from apps.prescriptions.extras import PROGRAM_FIGURES, with_figures
 from apps.prescriptions.models import Exercise, Program, ProgramItem, ProgramVersion
-from hipclinic.api import SlugRelatedField, as_api_error
+from hipclinic.api import SlugRelatedField, as_api_error, call_service
 
 
 class ExerciseSerializer(serializers.ModelSerializer):
@@ -42,10 +42,7 @@ class ExerciseSerializer(serializers.ModelSerializer):
     def _save(self, exercise, validated_data):
         for name, value in validated_data.items():
             setattr(exercise, name, value)
-        try:
-            return services.save_exercise(exercise=exercise, by=self.context["request"].user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(services.save_exercise, exercise=exercise, by=self.context["request"].user)
 
 
 class ExerciseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -134,10 +131,7 @@ class ProgramSerializer(serializers.ModelSerializer):
         # An item without an order takes its place in the list (the model's default is 1).
         items = None if items_data is None else [ProgramItem(**{"order": n, **data})
                                                  for n, data in enumerate(items_data, start=1)]
-        try:
-            program = services.save_program(program=program, items=items, by=self.context["request"].user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        program = call_service(services.save_program, program=program, items=items, by=self.context["request"].user)
         return programs_for_api().get(pk=program.pk)  # as the list reads it, with its referral cause
 
     def create(self, validated_data):
@@ -166,10 +160,7 @@ class ProgramViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins.Re
         return programs_for_api()
 
     def _status_action(self, request, service):
-        try:
-            program = service(program=self.get_object(), by=request.user)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        program = call_service(service, program=self.get_object(), by=request.user)
         return Response(ProgramSerializer(self.get_queryset().get(pk=program.pk), context={"request": request}).data)
 
     @extend_schema(request=None, responses=ProgramSerializer)

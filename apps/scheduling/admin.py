@@ -1,4 +1,4 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
@@ -13,20 +13,15 @@ from apps.scheduling.models import (
     WorkingHours,
 )
 from hipclinic.admin_lists import LargeTablePaginator
-from hipclinic.admin_writes import WrittenByService
+from hipclinic.admin_writes import WrittenByService, service_action
 
 
 class WorkingHoursFormSet(BaseInlineFormSet):
     def blocks(self) -> list[WorkingHours]:
-        blocks = []
-        for form in self.forms:
-            data = form.cleaned_data
-            if not data or data.get("DELETE") or data.get("weekday") is None:
-                continue
-            block = WorkingHours(weekday=data["weekday"], start_time=data["start_time"], end_time=data["end_time"])
-            block.pk = form.instance.pk
-            blocks.append(block)
-        return blocks
+        """The hours as the forms now give them (each form's instance carries its cleaned values)."""
+        return [form.instance for form in self.forms
+                if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("weekday")
+                is not None]
 
     def clean(self):
         super().clean()
@@ -123,19 +118,12 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     list_select_related = ["patient", "kind", "therapist"]
     readonly_fields = ["patient", "kind", "therapist", "current_appointment", "earliest", "latest", "status", "note",
                        "created_by", "created_at"]
-    actions = ["withdraw"]
+    actions = [service_action(services.withdraw_from_waitlist, argument="entry", done="Withdrawn from the waitlist",
+                              description="Withdraw from the waitlist",
+                              describe=lambda entry: entry.patient.record_number)]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    @admin.action(description="Withdraw from the waitlist", permissions=["change"])
-    def withdraw(self, request, queryset):
-        for entry in queryset.select_related("patient"):
-            try:
-                services.withdraw_from_waitlist(entry=entry, by=request.user)
-            except ValidationError as error:
-                self.message_user(request, f"{entry.patient.record_number}: {' '.join(error.messages)}",
-                                  messages.ERROR)

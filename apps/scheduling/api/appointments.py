@@ -14,7 +14,7 @@ from apps.scheduling.models import (
     Therapist,
     WaitlistEntry,
 )
-from hipclinic.api import SlugRelatedField, as_api_error
+from hipclinic.api import SlugRelatedField, as_api_error, call_service
 from hipclinic.openapi import field_errors_schema
 
 
@@ -33,10 +33,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "series", "created_at"]
 
     def create(self, validated_data):
-        try:
-            return services.book_appointment(booked_by=self.context["request"].user, **validated_data)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(services.book_appointment, booked_by=self.context["request"].user, **validated_data)
 
     def update(self, appointment, validated_data):
         unchangeable = {"patient", "kind"} & {
@@ -46,17 +43,15 @@ class AppointmentSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {name: ["Cancel and book again to change this."] for name in sorted(unchangeable)}
             )
-        try:
-            return services.reschedule_appointment(
-                appointment=appointment,
-                start=validated_data.get("start", appointment.start),
-                end=validated_data.get("end"),
-                therapist=validated_data.get("therapist"),
-                overlap_reason=validated_data.get("overlap_reason"),
-                changed_by=self.context["request"].user,
-            )
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(
+            services.reschedule_appointment,
+            appointment=appointment,
+            start=validated_data.get("start", appointment.start),
+            end=validated_data.get("end"),
+            therapist=validated_data.get("therapist"),
+            overlap_reason=validated_data.get("overlap_reason"),
+            changed_by=self.context["request"].user,
+        )
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -142,10 +137,7 @@ class SeriesViewSet(viewsets.GenericViewSet):
     def create(self, request):
         body = SeriesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            result = services.book_series(booked_by=request.user, **body.validated_data)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        result = call_service(services.book_series, booked_by=request.user, **body.validated_data)
         data = {
             "series": result.series.pk if result.series else None,
             "booked": AppointmentSerializer(result.booked, many=True, context={"request": request}).data,
@@ -165,10 +157,7 @@ class WaitlistSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "created_at"]
 
     def create(self, validated_data):
-        try:
-            return services.add_to_waitlist(created_by=self.context["request"].user, **validated_data)
-        except ValidationError as error:
-            raise as_api_error(error) from None
+        return call_service(services.add_to_waitlist, created_by=self.context["request"].user, **validated_data)
 
 
 class WaitlistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
