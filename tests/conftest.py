@@ -140,6 +140,25 @@ def patient(db):
 
 
 @pytest.fixture
+def prescribe(db):
+    """``prescribe(patient, therapist, "seated-knee-raise", ("standing-march", 3), start=..., goals=...)``:
+    an active program of library exercises at their default doses (or the sets given), written through
+    the services; ``active=False`` leaves it a draft. Started a week ago unless ``start_date`` is given."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import ProgramFactory
+
+    def make(patient, therapist, *exercises, active: bool = True, start=None, **fields):
+        return ProgramFactory(patient=patient, therapist=therapist, exercises=exercises,
+                              start_date=start or timezone.localdate() - timedelta(days=7),
+                              status="active" if active else "draft", **fields)
+
+    return make
+
+
+@pytest.fixture
 def role_user(request, frontdesk, therapist, manager):
     """Parametrize with indirect=True and a role value to get that role's user."""
     return {Role.FRONT_DESK: frontdesk, Role.THERAPIST: therapist, Role.CLINIC_MANAGER: manager}[request.param]

@@ -7,31 +7,16 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 
 from apps.followups.models import LogSource, ProgressionProposal, ProposalStatus, SessionLog, SessionLogItem
 from apps.followups.services import patient_today
 from apps.prescriptions import services as prescriptions
-from apps.prescriptions.models import Exercise, Program, ProgramItem
 from tests.conftest import signed_in
 from tests.factories import ReferralFactory
 
 pytestmark = pytest.mark.django_db
 
 INVALID = "This link does not work any more"
-
-
-def prescribe(patient, therapist, *slugs: str, start: date | None = None) -> Program:
-    """An active program at the exercises' default doses, started a week ago unless told."""
-    program = Program(patient=patient, therapist=therapist,
-                      start_date=start or timezone.localdate() - timedelta(days=7))
-    rows = []
-    for slug in slugs:
-        exercise = Exercise.objects.get(slug=slug)
-        rows.append(ProgramItem(exercise=exercise, sets=exercise.default_sets, dose_low=exercise.default_dose_low,
-                                dose_high=exercise.default_dose_high))
-    prescriptions.save_program(program=program, items=rows, by=therapist)
-    return prescriptions.activate_program(program=program, by=therapist)
 
 
 def token_for(patient, therapist, days: int = 90) -> str:
@@ -71,12 +56,7 @@ def invalid(response) -> bool:
 
 
 @pytest.fixture
-def patient(db):
-    return ReferralFactory(cause="prolonged_sitting").patient
-
-
-@pytest.fixture
-def program(patient, therapist):
+def program(patient, therapist, prescribe):
     return prescribe(patient, therapist, "seated-knee-raise", "wall-psoas-hold")
 
 
@@ -101,7 +81,7 @@ def test_the_form_has_one_fieldset_per_exercise_with_its_dose_and_today_in_the_p
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
 
-def test_the_day_defaults_to_today_where_the_patient_lives(client, patient, therapist):
+def test_the_day_defaults_to_today_where_the_patient_lives(client, patient, therapist, prescribe):
     patient.time_zone = "Pacific/Auckland"
     patient.save()
     with time_machine.travel(datetime(2025, 11, 10, 20, 0, tzinfo=UTC), tick=False):  # 11 Nov, 09:00 there
@@ -165,7 +145,7 @@ def test_a_day_before_the_program_started_is_refused(client, program, token):
                    "The program had not started on that day.")
 
 
-def test_an_exercise_not_on_the_program_is_refused(client, program, token, patient, therapist):
+def test_an_exercise_not_on_the_program_is_refused(client, program, token, patient, therapist, prescribe):
     elsewhere = prescribe(ReferralFactory(cause="prolonged_sitting").patient, therapist, "supine-heel-slide")
     tampered = {**done(), "item": elsewhere.items.get().pk}
 
@@ -274,7 +254,7 @@ def test_a_revoked_link_is_refused(client, program, patient, therapist, token):
     assert not SessionLog.objects.exists()
 
 
-def test_the_link_opens_its_own_patients_logs_only(client, program, token, therapist):
+def test_the_link_opens_its_own_patients_logs_only(client, program, token, therapist, prescribe):
     other = ReferralFactory(cause="prolonged_sitting").patient
     other_program = prescribe(other, therapist, "seated-knee-raise")
     client.post(log_url(token_for(other, therapist)), form_data(other_program, done()))

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.django_db
 INVALID = "This link does not work any more"
 
 
-def prescribe(patient, therapist, *rows: tuple[str, int], goals: str = "") -> Program:
-    """An active program of (slug, sets) rows through the service, as the admin and API do."""
-    program = Program(patient=patient, therapist=therapist, goals=goals)
-    services.save_program(program=program, items=items(*rows), by=therapist)
-    return services.activate_program(program=program, by=therapist)
-
-
 def items(*rows: tuple[str, int]) -> list[ProgramItem]:
     chosen = []
     for slug, sets in rows:
@@ -39,11 +32,6 @@ def link_path(patient, therapist, days: int = 90) -> str:
 
 
 @pytest.fixture
-def patient(db):
-    return ReferralFactory(cause="prolonged_sitting").patient
-
-
-@pytest.fixture
 def other_patient(db):
     return ReferralFactory(cause="prolonged_sitting").patient
 
@@ -55,7 +43,8 @@ def invalid(response) -> bool:
 # ---------------------------------------------------------------------------- the patient's page
 
 
-def test_the_link_shows_the_current_program_with_instructions_and_dose_on_a_phone(client, patient, therapist):
+def test_the_link_shows_the_current_program_with_instructions_and_dose_on_a_phone(
+        client, patient, therapist, prescribe):
     prescribe(patient, therapist, ("wall-psoas-hold", 3), ("seated-knee-raise", 2), goals="Climb the stairs")
     hold = Exercise.objects.get(slug="wall-psoas-hold")
 
@@ -70,7 +59,7 @@ def test_the_link_shows_the_current_program_with_instructions_and_dose_on_a_phon
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
 
-def test_after_an_edit_the_link_shows_the_new_dose_only(client, patient, therapist):
+def test_after_an_edit_the_link_shows_the_new_dose_only(client, patient, therapist, prescribe):
     program = prescribe(patient, therapist, ("seated-knee-raise", 2))
     path = link_path(patient, therapist)
     before = client.get(path).content.decode()
@@ -83,7 +72,7 @@ def test_after_an_edit_the_link_shows_the_new_dose_only(client, patient, therapi
     assert program.versions.count() == 2
 
 
-def test_a_newer_active_program_replaces_the_old_one_on_the_link(client, patient, therapist):
+def test_a_newer_active_program_replaces_the_old_one_on_the_link(client, patient, therapist, prescribe):
     prescribe(patient, therapist, ("seated-knee-raise", 2))
     newer = prescribe(patient, therapist, ("standing-march", 3))
 
@@ -106,7 +95,8 @@ def test_without_an_active_program_the_link_says_so(client, patient, therapist):
 # ---------------------------------------------------------------------------- links that do not work
 
 
-def test_a_tampered_token_shows_the_invalid_page_and_no_patient_data(client, patient, other_patient, therapist):
+def test_a_tampered_token_shows_the_invalid_page_and_no_patient_data(
+        client, patient, other_patient, therapist, prescribe):
     prescribe(patient, therapist, ("seated-knee-raise", 2))
     prescribe(other_patient, therapist, ("standing-march", 2))
     path = link_path(patient, therapist)
@@ -124,7 +114,7 @@ def test_a_tampered_token_shows_the_invalid_page_and_no_patient_data(client, pat
         assert "repetitions" not in page
 
 
-def test_an_expired_link_shows_the_invalid_page(client, patient, therapist):
+def test_an_expired_link_shows_the_invalid_page(client, patient, therapist, prescribe):
     prescribe(patient, therapist, ("seated-knee-raise", 2))
     path = link_path(patient, therapist, days=30)
 
@@ -134,7 +124,7 @@ def test_an_expired_link_shows_the_invalid_page(client, patient, therapist):
         assert invalid(client.get(path))
 
 
-def test_a_revoked_link_shows_the_invalid_page_and_a_new_link_replaces_it(client, patient, therapist):
+def test_a_revoked_link_shows_the_invalid_page_and_a_new_link_replaces_it(client, patient, therapist, prescribe):
     prescribe(patient, therapist, ("seated-knee-raise", 2))
     first = link_path(patient, therapist)
     second = link_path(patient, therapist)  # one working link at a time
@@ -146,7 +136,7 @@ def test_a_revoked_link_shows_the_invalid_page_and_a_new_link_replaces_it(client
     assert invalid(client.get(second))
 
 
-def test_the_link_of_an_archived_patient_shows_the_invalid_page(client, patient, therapist):
+def test_the_link_of_an_archived_patient_shows_the_invalid_page(client, patient, therapist, prescribe):
     prescribe(patient, therapist, ("seated-knee-raise", 2))
     path = link_path(patient, therapist)
     patient.archived_at = timezone.now()
@@ -155,7 +145,7 @@ def test_the_link_of_an_archived_patient_shows_the_invalid_page(client, patient,
     assert invalid(client.get(path))
 
 
-def test_a_link_shows_only_its_own_patients_program(client, patient, other_patient, therapist):
+def test_a_link_shows_only_its_own_patients_program(client, patient, other_patient, therapist, prescribe):
     prescribe(patient, therapist, ("seated-knee-raise", 2))
     prescribe(other_patient, therapist, ("pike", 2))
 
@@ -172,7 +162,7 @@ def handout_url(program: Program) -> str:
     return f"/programs/{program.pk}/handout/"
 
 
-def test_staff_who_may_view_programs_print_the_handout(client, patient, therapist, manager):
+def test_staff_who_may_view_programs_print_the_handout(client, patient, therapist, manager, prescribe):
     program = prescribe(patient, therapist, ("wall-psoas-hold", 2))
 
     for user in (therapist, manager):
@@ -184,7 +174,7 @@ def test_staff_who_may_view_programs_print_the_handout(client, patient, therapis
         assert page.count("<th scope=\"row\">") == program.weeks  # one tick row per week
 
 
-def test_the_front_desk_and_strangers_cannot_open_the_handout(client, patient, therapist, frontdesk):
+def test_the_front_desk_and_strangers_cannot_open_the_handout(client, patient, therapist, frontdesk, prescribe):
     program = prescribe(patient, therapist, ("seated-knee-raise", 2))
 
     anonymous = client.get(handout_url(program))
@@ -201,7 +191,7 @@ def test_the_handout_of_an_unknown_program_is_404(client, therapist):
     assert client.get("/programs/999999/handout/").status_code == 404
 
 
-def test_the_admin_action_creates_a_working_link(client, patient, therapist):
+def test_the_admin_action_creates_a_working_link(client, patient, therapist, prescribe):
     program = prescribe(patient, therapist, ("seated-knee-raise", 2))
     client.force_login(therapist)
 

@@ -14,11 +14,6 @@ EXERCISES = "/api/v1/exercises/"
 
 
 @pytest.fixture
-def patient(db):
-    return ReferralFactory(cause="prolonged_sitting").patient
-
-
-@pytest.fixture
 def writer(api_client, therapist):
     api_client.force_authenticate(therapist)
     return api_client
