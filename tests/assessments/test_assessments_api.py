@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
-from tests.factories import PatientFactory, ReferralFactory
+from tests.factories import PatientFactory
 
 WEAK_LEFT = [
     {"side": "left", "mmt_grade": "3+", "pain_on_resisted_flexion": True, "knee_hold_seconds": "6",
@@ -16,11 +16,6 @@ WEAK_LEFT = [
 
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def patient(db):
-    return ReferralFactory(cause="hip_osteoarthritis").patient
 
 
 def post_assessment(api_client, user, **body):
