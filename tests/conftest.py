@@ -174,6 +174,15 @@ def signed_in(client, user):
     return client
 
 
+def sign_in(page, username: str, *, lands_on: str = "**/admin/") -> None:
+    """Sign in through the real login page in the browser, as staff do, and wait for the start page."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lands_on)
+
+
 # ---------------------------------------------------------------------------- real parts
 
 

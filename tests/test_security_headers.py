@@ -24,16 +24,12 @@ def test_every_page_carries_a_content_security_policy_and_anti_framing_headers(c
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_api_docs_and_the_desk_run_without_a_single_policy_violation(page, manager):
-    from tests.conftest import PASSWORD
+    from tests.conftest import sign_in
 
     violations = []
     page.on("console", lambda message: violations.append(message.text)
             if "Content Security Policy" in message.text else None)
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("manager")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/")
+    sign_in(page, "manager")
     page.goto("/api/docs/")
     page.wait_for_selector(".swagger-ui .info", timeout=15_000)  # Swagger UI drew itself
     page.goto("/desk/")

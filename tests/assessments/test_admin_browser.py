@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 from tests.factories import ReferralFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,11 +37,7 @@ def test_a_therapist_records_a_full_assessment_in_under_two_minutes_and_sees_the
 ):
     patient = patient_with_baseline
     started = time.monotonic()
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("therapist")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/")
+    sign_in(page, "therapist")
 
     page.goto(f"/admin/patients/patient/{patient.pk}/change/")
     page.get_by_role("link", name="Record an assessment").click()
@@ -93,11 +89,7 @@ def test_a_therapist_records_a_full_assessment_in_under_two_minutes_and_sees_the
 
 
 def test_the_front_desk_never_sees_the_chart_or_the_assessment_link(page, frontdesk, patient_with_baseline):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("frontdesk")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/desk/")
+    sign_in(page, "frontdesk", lands_on="**/desk/")
 
     page.goto(f"/admin/patients/patient/{patient_with_baseline.pk}/change/")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from apps.patients.models import Referral
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 from tests.factories import ReferralFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,11 +15,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 def test_a_therapist_ticks_the_screen_saves_it_sees_the_alert_then_clears_it(page, therapist):
     referral = ReferralFactory(cause="hip_osteoarthritis")
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("therapist")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/")
+    sign_in(page, "therapist")
 
     page.goto(f"/admin/patients/patient/{referral.patient_id}/change/")
     page.locator("a.inlinechangelink").first.click()

@@ -7,7 +7,7 @@ import pytest
 from apps.assessments.models import Assessment
 from apps.assessments.services import record_assessment
 from apps.prescriptions.models import Program, ProgramStatus
-from tests.conftest import PASSWORD
+from tests.conftest import sign_in
 from tests.factories import ReferralFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,11 +20,7 @@ def test_a_therapist_prescribes_from_an_assessment_and_the_patient_opens_the_pro
         sides=[{"side": side, "mmt_grade": "4", "pain_on_resisted_flexion": True} for side in ("left", "right")])
     assert assessment.suggested_rung == 5
 
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("therapist")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/")
+    sign_in(page, "therapist")
     page.goto(f"/admin/assessments/assessment/{assessment.pk}/change/")
     page.get_by_role("link", name="Start a program from this assessment").click()
     page.wait_for_url("**/admin/prescriptions/program/add/?from_assessment=*")
