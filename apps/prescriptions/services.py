@@ -82,11 +82,11 @@ def program_problems(program: Program, items: list[ProgramItem], *, active: bool
             problems.setdefault(name, []).extend(messages)
     if problems.get("patient") or not program.patient_id:
         return problems
-    already = {row.pk: row.exercise_id for row in stored_items(program)}
+    already_prescribed = {row.exercise_id for row in stored_items(program)}  # a retired exercise may stay on
     seen: set[int] = set()
     for n, item in enumerate(items, start=1):
         prefix = f"Item {n} ({item.exercise.name})"
-        if not item.exercise.is_active and item.exercise_id not in already.values():
+        if not item.exercise.is_active and item.exercise_id not in already_prescribed:
             problems.setdefault("items", []).append(f"{prefix} is retired and can no longer be prescribed.")
         if item.exercise_id in seen:
             problems.setdefault("items", []).append(f"{prefix} is on the program twice: keep one row per exercise.")
