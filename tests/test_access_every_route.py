@@ -26,7 +26,7 @@ from apps.ops.models import AccessLog
 from apps.prescriptions.models import Exercise
 from apps.scheduling.models import TimeOff, WaitlistEntry
 from tests.factories import AppointmentFactory, ReferralFactory, TherapistFactory, UserFactory, appointment_kind
-from tests.followups.test_logging import prescribe, token_for
+from tests.followups.test_logging import token_for
 
 ANON, NOROLE, DESK, THERAPIST, MANAGER = "anonymous", "no role", "front_desk", "therapist", "clinic_manager"
 ROLES = [ANON, NOROLE, DESK, THERAPIST, MANAGER]
@@ -97,7 +97,7 @@ def walk(patterns, prefix="", namespace=""):
 
 
 @pytest.fixture
-def objects(db):
+def objects(db, prescribe):
     """One real object behind every id a route takes."""
     therapist_user = UserFactory(role=THERAPIST)
     referral = ReferralFactory(cause="prolonged_sitting")

@@ -24,7 +24,7 @@ from apps.assessments import intake
 from apps.scheduling import services as scheduling
 from apps.scheduling.models import AppointmentStatus, WaitlistEntry, WaitlistOffer
 from tests.factories import AppointmentFactory, PatientFactory, appointment_kind
-from tests.followups.test_logging import prescribe, token_for
+from tests.followups.test_logging import token_for
 from tests.test_access_every_route import walk
 from tests.test_query_budgets import make_rows
 
@@ -106,7 +106,7 @@ def crawl(clients: list[Client], starts: list[str]) -> dict[str, tuple[Client, s
 
 
 @pytest.fixture
-def clinic(therapist, frontdesk):
+def clinic(therapist, frontdesk, prescribe):
     """A little of everything, so that every change, delete and action page has something to show."""
     make_rows(2)
     patient = PatientFactory(email="ada@example.org")

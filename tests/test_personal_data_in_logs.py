@@ -21,7 +21,7 @@ from apps.patients.models import Patient
 from tests.conftest import signed_in
 from tests.desk.test_patients import registration
 from tests.factories import TherapistFactory
-from tests.followups.test_logging import done, form_data, log_url, prescribe, token_for
+from tests.followups.test_logging import done, form_data, log_url, token_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smtp]
 
@@ -37,7 +37,7 @@ def next_weekday_at_ten() -> datetime:
 
 
 def test_a_patients_journey_leaves_no_personal_data_in_logs_or_subjects(
-    client, frontdesk, therapist, smtp_server, caplog, django_capture_on_commit_callbacks
+    client, frontdesk, therapist, smtp_server, caplog, django_capture_on_commit_callbacks, prescribe
 ):
     caplog.set_level(logging.INFO)
     physio = TherapistFactory(user=therapist)
