@@ -111,6 +111,17 @@ def _pinned_clock(request):
         yield
 
 
+@pytest.fixture
+def clinic_in_utc(settings):
+    """Pin the clinic's zone to UTC for a test that writes its rota, days and times in UTC.
+
+    CLINIC_TIME_ZONE comes from the environment (UTC unless set): a test that means
+    "09:00-17:00" or "Monday" in UTC would otherwise fail for a clinic elsewhere although
+    the product is right. Tests about other zones set them themselves.
+    """
+    settings.CLINIC_TIME_ZONE = settings.TIME_ZONE = "UTC"
+
+
 # ---------------------------------------------------------------------------- figures
 
 _FIGURES: list[tuple[str, str]] = []

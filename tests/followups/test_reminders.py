@@ -42,6 +42,13 @@ REGISTRY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _clinic_in_london(settings):
+    # NOW is 09:00 in the clinic only if the clinic is in London (or UTC): the follow-up
+    # digest and the alerts keep the clinic's hours. Tests about another zone set it themselves.
+    settings.CLINIC_TIME_ZONE = settings.TIME_ZONE = "Europe/London"
+
+
 # ---------------------------------------------------------------------------- builders
 
 
