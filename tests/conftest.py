@@ -8,8 +8,10 @@ HIPCLINIC_REQUIRE_SERVICES=1 (as .ci/run sets).
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import pytest
+import time_machine
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -61,6 +63,63 @@ def pytest_runtest_setup(item):
                 services.unavailable(reason)
 
 
+# ---------------------------------------------------------------------------- the clock
+
+# HIPCLINIC_TEST_CLOCK=2026-03-29T00:30:00+00:00 runs every in-process test as if it
+# started at that instant (the clock ticks on from there), to find tests whose outcome
+# depends on the hour or date they run at. Tests that start processes with the machine's
+# own clock (a Celery worker, Chromium, gunicorn) are left alone: moving this process's
+# clock alone would set it against theirs. They pin the patient's zone instead
+# (tests/services.py, zone_where_it_is).
+REAL_CLOCK_MARKERS = ("worker", "browser", "real_clock")
+
+
+def pinned_instant() -> datetime | None:
+    value = os.environ.get("HIPCLINIC_TEST_CLOCK", "").strip()
+    if not value:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise pytest.UsageError(
+            f"HIPCLINIC_TEST_CLOCK={value!r} is not an ISO instant with an offset, such as 2026-03-29T00:30:00+00:00"
+        )
+    return instant
+
+
+def pytest_configure(config):
+    pinned_instant()  # a bad value stops the run before any test
+
+
+def pytest_report_header(config):
+    instant = pinned_instant()
+    if instant is not None:
+        return [f"clock: each in-process test starts at {instant.isoformat()} (HIPCLINIC_TEST_CLOCK); "
+                f"tests marked {', '.join(REAL_CLOCK_MARKERS)} keep the real clock"]
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(request):
+    instant = pinned_instant()
+    if instant is None or any(request.node.get_closest_marker(marker) for marker in REAL_CLOCK_MARKERS):
+        yield
+        return
+    with time_machine.travel(instant, tick=True):
+        yield
+
+
+@pytest.fixture
+def clinic_in_utc(settings):
+    """Pin the clinic's zone to UTC for a test that writes its rota, days and times in UTC.
+
+    CLINIC_TIME_ZONE comes from the environment (UTC unless set): a test that means
+    "09:00-17:00" or "Monday" in UTC would otherwise fail for a clinic elsewhere although
+    the product is right. Tests about other zones set them themselves.
+    """
+    settings.CLINIC_TIME_ZONE = settings.TIME_ZONE = "UTC"
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,13 +20,17 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as clock
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -84,6 +89,11 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+# A worker starts in 2-4 s on a quiet machine; under a loaded CI machine's other runs it
+# can take many times that. The wait ends as soon as it is ready.
+READY_TIMEOUT = 120.0
+
+
 @dataclass
 class WorkerProcess:
     """A ``celery -A hipclinic worker`` child process on its own queue."""
@@ -94,6 +104,7 @@ class WorkerProcess:
     extra_env: dict = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    concurrency: int = 1
 
     def env(self) -> dict:
         env = {
@@ -109,6 +120,7 @@ class WorkerProcess:
         return env
 
     def start(self, *, concurrency: int = 1) -> WorkerProcess:
+        self.concurrency = concurrency
         self.log_path = self.var_dir / f"worker-{self.queue}.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the child's life
         self.process = subprocess.Popen(
@@ -118,6 +130,43 @@ class WorkerProcess:
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         return self
+
+    def wait_until_ready(self, *, timeout: float = READY_TIMEOUT) -> WorkerProcess:
+        """Return once the worker consumes from its queue; fail with its output if it exits or never does.
+
+        Celery logs "<hostname> ready." right after the consumer has declared its queue and
+        started consuming. On Redis, a task published before that can be routed to no queue
+        at all and lost, so nothing is published to the worker until then.
+        """
+        ready = re.compile(rf"{re.escape(self.queue)}@\S+ ready\.$", re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while not ready.search(self.output()):
+            if self.process.poll() is not None:
+                raise AssertionError(f"the worker on {self.queue} exited ({self.process.returncode}) before it was "
+                                     f"ready; its output:\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the worker on {self.queue} was not ready after {timeout:.0f} s; "
+                                     f"its output:\n{self.output()}")
+            time.sleep(0.1)
+        return self
+
+    def drain(self, *, using: str = "default", timeout: float = 60.0) -> None:
+        """Return once the worker has run every task published to its queue before this call.
+
+        It runs one task at a time (concurrency 1, prefetch 1) in the order they were
+        queued, so a heartbeat published now runs after all of them: once its row exists,
+        every e-mail they sent has reached the SMTP server. A test that shows that nothing
+        more arrives waits for this instead of sleeping for a guessed time. ``using`` is
+        the database alias the worker writes to.
+        """
+        from apps.ops.models import Heartbeat
+        from hipclinic.celery import app
+
+        assert self.concurrency == 1, "drain() relies on one task at a time"
+        name = f"drain-{uuid.uuid4().hex[:12]}"
+        app.send_task("apps.ops.tasks.record_heartbeat", kwargs={"name": name}, queue=self.queue)
+        wait_for(lambda: Heartbeat.objects.using(using).filter(name=name).exists(), timeout=timeout,
+                 message=f"the worker to run everything queued before {name}")
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
@@ -159,6 +208,7 @@ def celery_worker(broker_url: str | None = None, **extra_env):
     saved = app.conf.task_default_queue, app.conf.task_always_eager
     app.conf.task_default_queue, app.conf.task_always_eager = queue, False
     try:
+        worker.wait_until_ready()
         yield worker
     finally:
         app.conf.task_default_queue, app.conf.task_always_eager = saved
@@ -166,6 +216,25 @@ def celery_worker(broker_url: str | None = None, **extra_env):
         if sys.exc_info()[0] is not None:
             print(f"--- worker output ({worker.queue}) ---\n{worker.output()}")
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- the hour where the patient lives
+
+
+def zone_where_it_is(local: clock, *, now: datetime | None = None) -> ZoneInfo:
+    """The fixed-offset zone (``Etc/GMT-14`` ... ``Etc/GMT+12``) in which it is now closest to ``local`` o'clock.
+
+    A worker keeps the machine's real clock, so a test that uses one cannot move its time;
+    it can choose where its patient lives instead, and so decide whether it is day or
+    night for them whatever the hour the test runs. The offsets are whole hours: the
+    local time is within 30 minutes of ``local``.
+    """
+    now = now or timezone.now()
+    utc_minutes = now.astimezone(ZoneInfo("UTC")).hour * 60 + now.minute
+    ahead = (local.hour * 60 + local.minute - utc_minutes + 720) % 1440 - 720  # -720 ... 719 minutes
+    hours = round(ahead / 60)
+    # POSIX signs: Etc/GMT-14 is fourteen hours ahead of UTC.
+    return ZoneInfo("Etc/GMT" if hours == 0 else f"Etc/GMT{-hours:+d}")
 
 
 # ---------------------------------------------------------------------------- SMTP

@@ -166,7 +166,7 @@ def test_bookings_made_while_redis_is_down_are_saved_and_confirmed_once_after_it
         recovered = time.monotonic() - restarted
 
         assert outbox.dispatch_due() == 0  # nothing left to send
-        time.sleep(1.5)  # a second copy would have reached the relay by now
+        worker.drain()  # every task queued so far has run: a second copy would be at the relay now
         assert worker.process.pid == worker_pid and worker.process.poll() is None  # never restarted
         reconnected = output_after(worker, mark)
 
@@ -207,7 +207,7 @@ def test_a_refusing_smtp_server_gets_the_email_once_it_accepts_after_retries_wit
 
             sent = real.wait_for(sent_after_sweeping, timeout=30, interval=0.2, message="the e-mail sent")
             assert outbox.dispatch_due() == 0
-            time.sleep(1)  # a second copy would have reached the sink by now
+            worker.drain()  # every task queued so far has run: a second copy would be at the sink now
             assert f"outbox sent id={row.pk} kind=test-email attempts=3" in worker.output()
     finally:
         sink.stop()
@@ -298,12 +298,13 @@ def test_the_worker_carries_on_after_postgresql_restarts_and_sends_everything_on
         private_cluster.stop()
         stopped = time.monotonic()
         real.wait_for(lambda: len(relay.messages) == 2, message="the held message accepted")
-        time.sleep(0.5)  # the worker's first attempt to record it meets a stopped server
+        # The stop must hit the worker's write that records the message as sent.
+        real.wait_for(lambda: f"outbox record-sent retry id={held.pk} error=" in worker.output(),
+                      message="the worker's first attempt to record the held message meeting a stopped server")
         first_outage = restarted(stopped)
         relay.delay = 0
         sweeping_until_sent("held", "next")
         held_recorded = time.monotonic() - stopped
-        assert f"outbox record-sent retry id={held.pk} error=" in worker.output()  # the stop did hit that write
 
         # 2. A send task reaches the worker while PostgreSQL is stopped: it fails, the row
         # keeps its lease, and beat's sweep sends it once the lease has lapsed.
@@ -324,7 +325,7 @@ def test_the_worker_carries_on_after_postgresql_restarts_and_sends_everything_on
         sweeping_until_sent("caught")
         caught_after = time.monotonic() - back
 
-        time.sleep(1)  # a second copy would have reached the relay by now
+        worker.drain(using=db)  # every task queued so far has run: a second copy would be at the relay now
         assert worker.process.pid == worker_pid and worker.process.poll() is None  # never restarted
         statuses = set(OutboxEmail.objects.using(db).values_list("status", flat=True))
 

@@ -20,7 +20,7 @@ from tests import services
 from tests.load import harness
 from tests.load.seed import seed
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.real_clock]  # gunicorn and Locust keep the real clock
 
 USERS = 50
 SPAWN_RATE = 10  # users started per second; they all sign in before the measured run starts

@@ -6,7 +6,7 @@ Everything is captured at INFO, the level production writes.
 """
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.test import Client
@@ -18,6 +18,7 @@ from apps.notifications import reminders
 from apps.notifications.models import OutboxEmail
 from apps.notifications.services import dispatch_due
 from apps.patients.models import Patient
+from apps.scheduling.selectors import clinic_zone
 from tests.conftest import signed_in
 from tests.desk.test_patients import registration
 from tests.factories import TherapistFactory
@@ -30,10 +31,11 @@ PERSON = {"first_name": "Zebulon", "last_name": "Quixotic", "email": "zebulon.q@
 
 
 def next_weekday_at_ten() -> datetime:
-    day = timezone.now().astimezone(UTC).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    """10:00 in the clinic (inside the therapist's Monday-Friday rota) on the next weekday after tomorrow."""
+    day = timezone.localdate() + timedelta(days=2)
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    return day
+    return datetime.combine(day, time(10), tzinfo=clinic_zone())
 
 
 def test_a_patients_journey_leaves_no_personal_data_in_logs_or_subjects(
@@ -48,9 +50,9 @@ def test_a_patients_journey_leaves_no_personal_data_in_logs_or_subjects(
         patient = Patient.objects.get(email=PERSON["email"])
         assert desk.get(f"/desk/patients/?q={PERSON['last_name']}").status_code == 200
         api = Client(headers={"Authorization": f"Token {Token.objects.create(user=frontdesk)}"})
+        start = next_weekday_at_ten()
         booked = api.post("/api/v1/appointments/", {"patient": patient.pk, "therapist": physio.pk,
-                                                     "kind": "initial_assessment",
-                                                     "start": next_weekday_at_ten().isoformat()},
+                                                     "kind": "initial_assessment", "start": start.isoformat()},
                           content_type="application/json")
         assert booked.status_code == 201, booked.content
         # The therapist reads the record, invites an intake, prescribes and shares the link.
@@ -68,7 +70,9 @@ def test_a_patients_journey_leaves_no_personal_data_in_logs_or_subjects(
         assert client.get(log_url(token[:-3] + "abc")).status_code == 404
         # Staff reset a password; the scans and the sweep send what is due.
         assert client.post("/accounts/password-reset/", {"email": frontdesk.email}).status_code == 302
-        reminders.run_due_scans(timezone.now() + timedelta(days=1, hours=12))
+        # Half a day before the appointment: its reminder is due then, whatever day it is now
+        # (a fixed "in a day and a half" missed an appointment booked over a weekend).
+        reminders.run_due_scans(start - timedelta(hours=12))
         dispatch_due()
 
     subjects = list(OutboxEmail.objects.values_list("subject", flat=True))

@@ -11,12 +11,13 @@ import time_machine
 
 from tests.factories import PatientFactory, TherapistFactory, UserFactory
 
-# Monday 23 November 2026, 08:00 UTC (the clinic's zone in tests is UTC unless a test changes it).
+# Monday 23 November 2026, 08:00 UTC; the clinic's zone is pinned to UTC unless a test changes it.
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def monday_morning():
+def monday_morning(clinic_in_utc):
+    # The desk tests write rotas, days and times in UTC: both the clock and the zone are pinned.
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 

@@ -1,6 +1,7 @@
 """Activating a program plans re-assessments; the front desk books them from a list."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -76,21 +77,44 @@ def test_overdue_means_unbooked_a_week_after_its_due_date(program, therapist):
     assert FollowUp.objects.overdue(today=date(2026, 11, 16) + timedelta(days=30)).count() == 2
 
 
-def test_a_progression_email_approved_late_at_night_waits_for_the_patients_morning(program, therapist):
-    from datetime import UTC, datetime
-
+@pytest.mark.parametrize(
+    ("approved", "sent"),
+    [
+        # Quiet hours (21:00-08:00 where the patient lives): held until the next 08:00 there.
+        (datetime(2026, 11, 24, 23, 30), datetime(2026, 11, 25, 8, 0)),
+        # The daytime: at once.
+        (datetime(2026, 11, 24, 14, 0), datetime(2026, 11, 24, 14, 0)),
+    ],
+    ids=["at-23h30-local", "at-14h00-local"],
+)
+def test_a_progression_email_approved_at_night_waits_for_the_patients_morning(
+    program, therapist, mailoutbox, django_capture_on_commit_callbacks, approved, sent
+):
     from apps.followups.emails import queue_progression_notice
+    from apps.notifications import services as outbox
     from apps.notifications.models import OutboxEmail
 
-    program.patient.time_zone = "Europe/London"
+    new_york = ZoneInfo("America/New_York")  # five hours behind UTC in November: local is not UTC
+    approved, sent = approved.replace(tzinfo=new_york), sent.replace(tzinfo=new_york)
+    program.patient.time_zone = "America/New_York"
     program.patient.save()
     prescriptions.activate_program(program=program, by=therapist)
 
-    with time_machine.travel(datetime(2026, 11, 24, 22, 30, tzinfo=UTC), tick=False):
-        queue_progression_notice(program.versions.get())
+    with time_machine.travel(approved, tick=False) as clock:
+        with django_capture_on_commit_callbacks(execute=True):  # the send task is queued at commit, if due
+            queue_progression_notice(program.versions.get())
+        assert OutboxEmail.objects.get(kind="progression").send_after == sent
+        if sent > approved:  # held: beat's sweep sends it at 08:00, not a minute before
+            assert mailoutbox == []
+            clock.move_to(sent - timedelta(minutes=1))
+            with django_capture_on_commit_callbacks(execute=True):
+                assert outbox.dispatch_due() == 0
+            assert mailoutbox == []
+            clock.move_to(sent)
+            with django_capture_on_commit_callbacks(execute=True):
+                assert outbox.dispatch_due() == 1
 
-    email = OutboxEmail.objects.get(kind="progression")
-    assert email.send_after == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 08:00 in London (GMT)
+    assert [message.subject for message in mailoutbox] == ["Your exercises have been updated"]
 
 
 def test_the_patients_admin_page_shows_weekly_adherence_to_therapists_only(client, program, therapist, frontdesk):

@@ -1,15 +1,21 @@
 """The whole follow-up loop with the real parts: PostgreSQL, Redis, a worker, SMTP and Chromium.
 
 A program is activated; the patient logs two sessions through their link on a phone; the
-engine proposes a step up; the therapist approves it; the patient gets one e-mail.
+engine proposes a step up; the therapist approves it; the patient gets one e-mail: at once
+in the daytime, at 08:00 their time when it is approved at night (quiet hours).
+
+The worker keeps the machine's real clock, so the test cannot move its time. It chooses
+where the patient lives instead (``zone_where_it_is``): a fixed-offset zone in which it is
+now about 14:00, or about 23:30, so that each case means the same whatever hour CI runs it.
 """
 
-import time
+from datetime import time as clock
 from datetime import timedelta
 from email.message import Message
 from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -18,6 +24,8 @@ from apps.followups.models import ProgressionProposal, ProposalStatus, SessionLo
 from apps.followups.services import patient_today
 from apps.notifications import services as outbox
 from apps.notifications.models import OutboxEmail, OutboxStatus
+from apps.notifications.quiet_hours import is_quiet
+from apps.notifications.tasks import send_outbox_batch
 from apps.prescriptions import services as prescriptions
 from apps.prescriptions.models import Exercise, Program, ProgramItem
 from tests import services as real
@@ -57,8 +65,12 @@ def log_a_session(phone, program_path: str, *, day) -> None:
     assert phone.get_by_role("heading", name="your session is saved").is_visible()
 
 
-def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapist, sink):
-    patient = ReferralFactory(cause="prolonged_sitting", patient__email="ada@example.org",
+@pytest.mark.parametrize("local_time", [clock(14, 0), clock(23, 30)], ids=["at-14h00-local", "at-23h30-local"])
+def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapist, sink, settings, local_time):
+    zone = real.zone_where_it_is(local_time)
+    night = local_time.hour >= 21
+    assert is_quiet(timezone.now().astimezone(zone).time()) == night, zone
+    patient = ReferralFactory(cause="prolonged_sitting", patient__email="ada@example.org", patient__time_zone=zone.key,
                               patient__first_name="Ada", patient__email_consent=True).patient
     exercise = Exercise.objects.get(slug="seated-knee-raise")
     program = Program(patient=patient, therapist=therapist, start_date=timezone.localdate() - timedelta(days=7))
@@ -80,16 +92,42 @@ def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapi
     assert (proposal.action, proposal.status) == ("progress", ProposalStatus.PENDING)
     assert proposal.proposed == {"sets": 2, "dose_low": 12, "dose_high": 17, "load": None}
 
-    with real.celery_worker(EMAIL_URL=sink.email_url):
+    with real.celery_worker(EMAIL_URL=sink.email_url) as worker:
+        approved_at = timezone.now()
         progression_service.apply_proposal(proposal=proposal, by=therapist)  # commits; the send is queued after
-        real.wait_for(lambda: sink.messages, message="the progression e-mail at the SMTP server")
-        real.wait_for(lambda: OutboxEmail.objects.filter(status=OutboxStatus.SENT).exists(),
-                      message="the outbox row marked sent")
+        email = OutboxEmail.objects.get(kind="progression")
+        if night:
+            # Held until the next 08:00 where the patient lives (8 to 9 hours from 23:00-00:00).
+            assert email.send_after.astimezone(zone).time() == clock(8, 0)
+            assert timedelta(hours=7) < email.send_after - approved_at <= timedelta(hours=9)
+            assert outbox.dispatch_due() == 0  # the sweep finds nothing due
+            send_outbox_batch.delay([email.pk])  # and a send task that reaches the worker now sends nothing
+        else:
+            assert email.send_after <= timezone.now()
+            real.wait_for(lambda: sink.messages, message="the progression e-mail at the SMTP server")
+            real.wait_for(lambda: OutboxEmail.objects.filter(status=OutboxStatus.SENT).exists(),
+                          message="the outbox row marked sent")
 
         with pytest.raises(ValidationError):
             progression_service.apply_proposal(proposal=proposal, by=therapist)
         assert outbox.dispatch_due() == 0
-        time.sleep(2)  # room for a second message, were one on its way
+        worker.drain()  # everything queued so far has run: a second message would be at the server by now
+
+    email.refresh_from_db()
+    if night:
+        assert sink.messages == []
+        assert (email.status, email.attempts) == (OutboxStatus.PENDING, 0)
+        # The morning: the sweep's delivery, in this process with its clock moved to 08:00
+        # where the patient lives, to the same SMTP server.
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        with time_machine.travel(email.send_after - timedelta(minutes=1), tick=False) as traveller:
+            assert outbox.deliver(outbox_id=email.pk) == "not-claimed"  # 07:59: not yet
+            traveller.move_to(email.send_after)
+            assert outbox.deliver(outbox_id=email.pk) == OutboxStatus.SENT
+    assert OutboxEmail.objects.get().status == OutboxStatus.SENT
 
     assert len(sink.messages) == 1
     message = sink.messages[0]

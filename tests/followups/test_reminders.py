@@ -37,6 +37,13 @@ MONDAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday, 09:00 in London (GMT in November)
 
 
+@pytest.fixture(autouse=True)
+def _clinic_in_london(settings):
+    # NOW is 09:00 in the clinic only if the clinic is in London (or UTC): the follow-up
+    # digest and the alerts keep the clinic's hours. Tests about another zone set it themselves.
+    settings.CLINIC_TIME_ZONE = settings.TIME_ZONE = "Europe/London"
+
+
 # ---------------------------------------------------------------------------- builders
 
 
@@ -242,22 +249,31 @@ def test_patient_emails_carry_one_click_unsubscribe_and_staff_emails_do_not(ther
 # ---------------------------------------------------------------------------- quiet hours when sending
 
 
-def test_a_nudge_due_at_22_00_local_is_held_until_08_00_in_the_patients_zone(
-    therapist_user, mailoutbox, django_capture_on_commit_callbacks
+@pytest.mark.parametrize(
+    ("due", "sent"),
+    [
+        # Quiet hours (21:00-08:00 where the patient lives): held until the next 08:00 there.
+        (datetime(2026, 11, 23, 23, 30), datetime(2026, 11, 24, 8, 0)),
+        # The daytime: at once.
+        (datetime(2026, 11, 23, 14, 0), datetime(2026, 11, 23, 14, 0)),
+    ],
+    ids=["at-23h30-local", "at-14h00-local"],
+)
+def test_a_nudge_due_at_night_is_held_until_08_00_in_the_patients_zone(
+    therapist_user, mailoutbox, django_capture_on_commit_callbacks, due, sent
 ):
-    new_york = ZoneInfo("America/New_York")
-    evening = datetime(2026, 11, 23, 22, 0, tzinfo=new_york)
-    morning = datetime(2026, 11, 24, 8, 0, tzinfo=new_york)
+    new_york = ZoneInfo("America/New_York")  # five hours behind UTC in November: local is not UTC
+    due, sent = due.replace(tzinfo=new_york), sent.replace(tzinfo=new_york)
     one_program(therapist_user, start=MONDAY - timedelta(weeks=2), last_log=MONDAY - timedelta(days=5),
                 zone="America/New_York")
 
-    with time_machine.travel(evening, tick=False) as clock:
-        assert queue_missed_session_nudges(evening) == 1
-        assert OutboxEmail.objects.get().send_after == morning
-        clock.move_to(morning - timedelta(minutes=1))
+    with time_machine.travel(due, tick=False) as clock:
+        assert queue_missed_session_nudges(due) == 1
+        assert OutboxEmail.objects.get().send_after == sent
+        clock.move_to(sent - timedelta(minutes=1))
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.dispatch_due() == 0
-        clock.move_to(morning)
+            assert services.dispatch_due() == 0  # beat's sweep: not a minute early
+        clock.move_to(sent)
         with django_capture_on_commit_callbacks(execute=True):
             assert services.dispatch_due() == 1
 
@@ -327,13 +343,23 @@ def test_worse_only_once_in_the_last_two_sessions_does_not_alert(logged_program,
     assert queue_therapist_alerts(NOW) == 0
 
 
-def test_an_alert_at_night_waits_for_the_clinics_morning(logged_program, settings):
-    settings.CLINIC_TIME_ZONE = "Europe/London"
+@pytest.mark.parametrize(
+    ("logged", "sent"),
+    [
+        (datetime(2026, 11, 23, 23, 30), datetime(2026, 11, 24, 8, 0)),  # quiet hours in the clinic: the morning
+        (datetime(2026, 11, 23, 14, 0), datetime(2026, 11, 23, 14, 0)),  # the daytime: at once
+    ],
+    ids=["at-23h30-local", "at-14h00-local"],
+)
+def test_an_alert_at_night_waits_for_the_clinics_morning(logged_program, settings, logged, sent):
+    settings.CLINIC_TIME_ZONE = "America/New_York"  # staff mail follows the clinic's hours, not UTC's
+    new_york = ZoneInfo("America/New_York")
+    logged, sent = logged.replace(tzinfo=new_york), sent.replace(tzinfo=new_york)
     log_item(logged_program, MONDAY, pain=9)
 
-    queue_therapist_alerts(datetime(2026, 11, 23, 22, 15, tzinfo=UTC))
+    queue_therapist_alerts(logged)
 
-    assert OutboxEmail.objects.get().send_after == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    assert OutboxEmail.objects.get().send_after == sent
 
 
 # ---------------------------------------------------------------------------- follow-up digest

@@ -21,6 +21,9 @@ from rest_framework.authtoken.models import Token
 from apps.scheduling.models import Appointment
 from tests.factories import PatientFactory, TherapistFactory, UserFactory
 
+# The slots are written in UTC inside the therapist's 09:00-17:00 rota: the clinic's zone is pinned.
+pytestmark = pytest.mark.usefixtures("clinic_in_utc")
+
 REQUESTS = 20
 ROUNDS = 50
 constraints_migration = import_module("apps.scheduling.migrations.0002_no_overlap_constraints")

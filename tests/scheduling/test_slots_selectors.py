@@ -15,7 +15,8 @@ MONDAY = date(2026, 3, 23)  # GMT in London; "now" is 08:00 UTC that morning unl
 
 
 @pytest.fixture(autouse=True)
-def _now():
+def _now(clinic_in_utc):
+    # Rotas and slots are written in UTC: the clinic's zone is pinned with the clock.
     with time_machine.travel("2026-03-23 08:00 +0000", tick=False):
         yield
 

@@ -16,7 +16,8 @@ TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _monday_morning():
+def _monday_morning(clinic_in_utc):
+    # Bookings are written in UTC inside a 09:00-17:00 rota: the clinic's zone is pinned with the clock.
     with time_machine.travel(NOW, tick=False):
         yield
 
