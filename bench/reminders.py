@@ -235,7 +235,7 @@ def send_through_worker(args, sink, ids: list[int], var_dir: Path) -> tuple[floa
     from apps.notifications import services
     from apps.notifications.models import OutboxEmail, OutboxStatus
     from hipclinic.celery import app
-    from tests.services import WorkerProcess, wait_for
+    from tests.realparts import WorkerProcess, wait_for
 
     queue = f"bench-{uuid.uuid4().hex[:10]}"
     worker = WorkerProcess(
@@ -308,7 +308,7 @@ def main() -> None:
     from apps.notifications.models import OutboxEmail
     from apps.notifications.services import build_message
     from apps.ops.policy import clinic_policy
-    from tests.services import SMTPSink
+    from tests.realparts import SMTPSink
 
     try:
         call_command("migrate", verbosity=0)

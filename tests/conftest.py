@@ -16,7 +16,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from apps.accounts.roles import Role
-from tests import services
+from tests import realparts
 from tests.factories import UserFactory
 
 # ---------------------------------------------------------------------------- session set-up
@@ -52,15 +52,15 @@ def _eager_celery(request):
 
 def pytest_runtest_setup(item):
     checks = {
-        "postgres": services.postgres_missing,
-        "redis": services.redis_missing,
-        "browser": services.browser_missing,
+        "postgres": realparts.postgres_missing,
+        "redis": realparts.redis_missing,
+        "browser": realparts.browser_missing,
     }
     for marker, check in checks.items():
         if item.get_closest_marker(marker):
             reason = check()
             if reason:
-                services.unavailable(reason)
+                realparts.unavailable(reason)
 
 
 # ---------------------------------------------------------------------------- the clock
@@ -70,7 +70,7 @@ def pytest_runtest_setup(item):
 # depends on the hour or date they run at. Tests that start processes with the machine's
 # own clock (a Celery worker, Chromium, gunicorn) are left alone: moving this process's
 # clock alone would set it against theirs. They pin the patient's zone instead
-# (tests/services.py, zone_where_it_is).
+# (tests/realparts.py, zone_where_it_is).
 REAL_CLOCK_MARKERS = ("worker", "browser", "real_clock")
 
 
@@ -246,29 +246,35 @@ def sign_in(page, username: str, *, lands_on: str = "**/admin/") -> None:
 
 
 @pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server on loopback; Django's mail goes to it for the test's duration."""
-    sink = services.SMTPSink().start()
+def smtp_relay():
+    """A real SMTP server on loopback that keeps what it accepts; a worker sends to ``smtp_relay.email_url``."""
+    relay = realparts.SMTPSink().start()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture
+def smtp_server(settings, smtp_relay):
+    """The SMTP relay, with this process's Django mail going to it for the test's duration."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_relay.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield sink
-    sink.stop()
+    return smtp_relay
 
 
 @pytest.fixture
 def celery_worker(transactional_db):
     """A real ``celery worker`` process on a fresh queue of the configured broker."""
-    with services.celery_worker() as worker:
+    with realparts.celery_worker() as worker:
         yield worker
 
 
 @pytest.fixture(scope="session")
 def chromium():
-    reason = services.browser_missing()
+    reason = realparts.browser_missing()
     if reason:
-        services.unavailable(reason)
+        realparts.unavailable(reason)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to
@@ -276,7 +282,7 @@ def chromium():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=services.CHROMIUM,
+            executable_path=realparts.CHROMIUM,
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.services import ROOT, SMTPSink, free_port, wait_for
+from tests.realparts import ROOT, SMTPSink, free_port, wait_for
 
 # ---------------------------------------------------------------------------- Redis
 

@@ -39,7 +39,7 @@ from apps.ops.models import Heartbeat
 from apps.scheduling.models import Appointment
 from hipclinic.celery import BEAT_SCHEDULE
 from tests import faults
-from tests import services as real
+from tests import realparts as real
 from tests.factories import PatientFactory, TherapistFactory, UserFactory, appointment_kind
 from tests.notifications.helpers import queue_patient_email
 
@@ -77,18 +77,11 @@ def private_redis():
         yield server
 
 
-@pytest.fixture
-def relay():
-    sink = real.SMTPSink().start()
-    yield sink
-    sink.stop()
-
-
 @pytest.mark.redis
 @pytest.mark.worker
 @pytest.mark.smtp
 def test_bookings_made_while_redis_is_down_are_saved_and_confirmed_once_after_it_restarts(
-    transactional_db, private_redis, relay, api_client, client, monkeypatch, settings, report_figure
+    transactional_db, private_redis, smtp_relay, api_client, client, monkeypatch, settings, report_figure
 ):
     import redis
 
@@ -113,22 +106,22 @@ def test_bookings_made_while_redis_is_down_are_saved_and_confirmed_once_after_it
         })
 
     with faults.celery_broker(private_redis.url(), monkeypatch), \
-            real.celery_worker(broker_url=private_redis.url(), EMAIL_URL=relay.email_url,
+            real.celery_worker(broker_url=private_redis.url(), EMAIL_URL=smtp_relay.email_url,
                                EMAIL_LEASE_SECONDS=str(LEASE_SECONDS)) as worker:
         real.wait_for(Heartbeat.objects.exists, message="the worker's first heartbeat")  # ready, and idle
         worker_pid = worker.process.pid
         # Before the outage: the worker is sending one confirmation (the relay is slow) when
         # a second booking's task arrives and waits in Redis, which then stops and loses it.
-        relay.delay = 2.0
+        smtp_relay.delay = 2.0
         assert book_by_api(patients[0], first_start).status_code == 201
-        real.wait_for(lambda: relay.in_flight, timeout=60, message="the first confirmation at the relay")
+        real.wait_for(lambda: smtp_relay.in_flight, timeout=60, message="the first confirmation at the relay")
         assert book_by_api(patients[1], first_start + timedelta(hours=1)).status_code == 201
         assert redis.Redis(port=private_redis.port).llen(worker.queue) == 1  # its task, waiting
 
         mark = len(worker.output())
         outage_began = time.monotonic()
         private_redis.stop()
-        relay.delay = 0
+        smtp_relay.delay = 0
         real.wait_for(lambda: BROKER_LOST in output_after(worker, mark), message="the worker to see Redis go away")
 
         answers = []
@@ -151,7 +144,7 @@ def test_bookings_made_while_redis_is_down_are_saved_and_confirmed_once_after_it
         assert Appointment.objects.filter(patient__in=patients[2:]).count() == 3
         in_outage = OutboxEmail.objects.filter(kind="booking-confirmation", patient__in=patients[2:])
         assert [(row.status, row.locked_until) for row in in_outage] == [(OutboxStatus.PENDING, None)] * 3
-        assert len(relay.messages) == 1  # the one in flight; nothing else could be sent
+        assert len(smtp_relay.messages) == 1  # the one in flight; nothing else could be sent
 
         private_redis.start()  # the same port, and empty: the waiting task is gone
         restarted = time.monotonic()
@@ -159,7 +152,7 @@ def test_bookings_made_while_redis_is_down_are_saved_and_confirmed_once_after_it
 
         def all_confirmed():
             beat_sweep()  # beat's sweep, every second here instead of every 30 s
-            return len(relay.messages) == len(patients)
+            return len(smtp_relay.messages) == len(patients)
 
         real.wait_for(all_confirmed, timeout=LEASE_SECONDS + 30, interval=1,
                       message="the confirmations queued in and just before the outage")
@@ -171,14 +164,14 @@ def test_bookings_made_while_redis_is_down_are_saved_and_confirmed_once_after_it
         reconnected = output_after(worker, mark)
 
     assert "Connected to redis://" in reconnected
-    by_recipient, by_message_id = exactly_once(relay.messages)
+    by_recipient, by_message_id = exactly_once(smtp_relay.messages)
     assert by_recipient == {patient.email: 1 for patient in patients}
     assert len(by_message_id) == len(patients)
     assert set(OutboxEmail.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
     report_figure(f"Redis outage: down {outage:.1f} s during 3 bookings (slowest answer {slowest * 1000:.0f} ms), "
                   f"1 queued task lost with it; all {len(patients)} confirmations delivered {recovered:.1f} s after "
                   f"the restart by the same worker (lease {LEASE_SECONDS} s + sweep); "
-                  f"{len(relay.messages) - len(by_message_id)} duplicates")
+                  f"{len(smtp_relay.messages) - len(by_message_id)} duplicates")
 
 
 # ---------------------------------------------------------------------------- 2. SMTP
@@ -255,7 +248,7 @@ def put_in_outbox(alias: str, name: str) -> OutboxEmail:
 @pytest.mark.worker
 @pytest.mark.smtp
 def test_the_worker_carries_on_after_postgresql_restarts_and_sends_everything_once(
-    private_cluster, relay, django_db_blocker, settings, tmp_path, report_figure
+    private_cluster, smtp_relay, django_db_blocker, settings, tmp_path, report_figure
 ):
     from django.db import connections
 
@@ -265,7 +258,7 @@ def test_the_worker_carries_on_after_postgresql_restarts_and_sends_everything_on
     database_url = private_cluster.url("hipclinic")
 
     with django_db_blocker.unblock(), faults.database_alias("private", database_url) as db, \
-            real.celery_worker(DATABASE_URL=database_url, EMAIL_URL=relay.email_url,
+            real.celery_worker(DATABASE_URL=database_url, EMAIL_URL=smtp_relay.email_url,
                                EMAIL_LEASE_SECONDS=str(LEASE_SECONDS)) as worker:
 
         def restarted(stopped_at: float) -> float:
@@ -291,18 +284,18 @@ def test_the_worker_carries_on_after_postgresql_restarts_and_sends_everything_on
 
         # 1. PostgreSQL stops while the relay holds a message of a batch, and is still down
         # when the relay accepts it: the worker must still record it as sent, not send it again.
-        relay.delay = 1.0
+        smtp_relay.delay = 1.0
         held, following = put_in_outbox(db, "held"), put_in_outbox(db, "next")
         outbox.enqueue([held.pk, following.pk])
-        real.wait_for(lambda: relay.in_flight, message="a message held by the relay")
+        real.wait_for(lambda: smtp_relay.in_flight, message="a message held by the relay")
         private_cluster.stop()
         stopped = time.monotonic()
-        real.wait_for(lambda: len(relay.messages) == 2, message="the held message accepted")
+        real.wait_for(lambda: len(smtp_relay.messages) == 2, message="the held message accepted")
         # The stop must hit the worker's write that records the message as sent.
         real.wait_for(lambda: f"outbox record-sent retry id={held.pk} error=" in worker.output(),
                       message="the worker's first attempt to record the held message meeting a stopped server")
         first_outage = restarted(stopped)
-        relay.delay = 0
+        smtp_relay.delay = 0
         sweeping_until_sent("held", "next")
         held_recorded = time.monotonic() - stopped
 
@@ -330,7 +323,7 @@ def test_the_worker_carries_on_after_postgresql_restarts_and_sends_everything_on
         statuses = set(OutboxEmail.objects.using(db).values_list("status", flat=True))
 
     assert statuses == {OutboxStatus.SENT}
-    by_recipient, by_message_id = exactly_once(relay.messages)
+    by_recipient, by_message_id = exactly_once(smtp_relay.messages)
     names = ("before", "held", "next", "caught", "after")
     assert by_recipient == {f"{name}@example.org": 1 for name in names}
     assert len(by_message_id) == len(names)
@@ -338,5 +331,5 @@ def test_the_worker_carries_on_after_postgresql_restarts_and_sends_everything_on
                   f"batch recorded as sent {held_recorded:.1f} s after the stop, no second copy")
     report_figure(f"PostgreSQL stopped for {second_outage:.1f} s: the same worker sent new mail {recovered:.1f} s "
                   f"after the restart, and the e-mail whose task failed in the outage {caught_after:.1f} s after "
-                  f"(lease {LEASE_SECONDS} s + sweep); {len(relay.messages)} delivered, "
-                  f"{len(relay.messages) - len(by_message_id)} duplicates")
+                  f"(lease {LEASE_SECONDS} s + sweep); {len(smtp_relay.messages)} delivered, "
+                  f"{len(smtp_relay.messages) - len(by_message_id)} duplicates")

@@ -16,7 +16,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from tests import services
+from tests import realparts as services
 from tests.load import harness
 from tests.load.seed import seed
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.ops.models import Heartbeat
 from apps.ops.tasks import record_heartbeat
-from tests import services
+from tests import realparts
 from tests.factories import UserFactory
 
 
@@ -21,7 +21,7 @@ def test_a_task_sent_through_redis_is_run_by_a_real_worker(celery_worker):
 
     record_heartbeat.delay(name="probe")
 
-    beat = services.wait_for(lambda: Heartbeat.objects.filter(name="probe").first(), message="the probe's heartbeat")
+    beat = realparts.wait_for(lambda: Heartbeat.objects.filter(name="probe").first(), message="the probe's heartbeat")
     assert beat.seen_at >= before
 
 
@@ -31,7 +31,7 @@ def test_the_embedded_file_system_broker_reaches_a_worker_too(transactional_db, 
 
     # Celery prefers the CELERY_BROKER_URL variable to any configured URL; CI sets it to Redis.
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    with services.celery_worker(broker_url="filesystem://") as worker:
+    with realparts.celery_worker(broker_url="filesystem://") as worker:
         # A producer of our own, on the same folders as the worker.
         options = {
             key: str(worker.var_dir / name)
@@ -44,7 +44,7 @@ def test_the_embedded_file_system_broker_reaches_a_worker_too(transactional_db, 
         producer.conf.broker_transport_options = options
         producer.send_task("apps.ops.tasks.record_heartbeat", kwargs={"name": "probe"}, queue=worker.queue)
 
-        services.wait_for(lambda: Heartbeat.objects.filter(name="probe").exists(), message="the probe's heartbeat")
+        realparts.wait_for(lambda: Heartbeat.objects.filter(name="probe").exists(), message="the probe's heartbeat")
 
 
 @pytest.mark.smtp
@@ -87,14 +87,10 @@ def test_a_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client, 
 @pytest.mark.redis
 @pytest.mark.worker
 @pytest.mark.smtp
-def test_the_worker_delivers_queued_mail_over_smtp(transactional_db, client):
+def test_the_worker_delivers_queued_mail_over_smtp(transactional_db, client, smtp_relay):
     UserFactory(username="sam", email="sam@clinic.test", role="front_desk")
-    sink = services.SMTPSink().start()
-    try:
-        with services.celery_worker(EMAIL_URL=sink.email_url):
-            response = client.post("/accounts/password-reset/", {"email": "sam@clinic.test"})
-            assert response.status_code == 302
-            services.wait_for(lambda: sink.messages, message="the reset e-mail at the SMTP server")
-        assert [m["To"] for m in sink.messages] == ["sam@clinic.test"]
-    finally:
-        sink.stop()
+    with realparts.celery_worker(EMAIL_URL=smtp_relay.email_url):
+        response = client.post("/accounts/password-reset/", {"email": "sam@clinic.test"})
+        assert response.status_code == 302
+        realparts.wait_for(lambda: smtp_relay.messages, message="the reset e-mail at the SMTP server")
+    assert [m["To"] for m in smtp_relay.messages] == ["sam@clinic.test"]

@@ -70,7 +70,7 @@ def test_the_front_desk_registers_a_referred_patient_and_books_an_initial_assess
     # The booking's confirmation went through the outbox to the SMTP server, with its .ics.
     from icalendar import Calendar
 
-    from tests.services import wait_for
+    from tests.realparts import wait_for
 
     message = wait_for(lambda: next((m for m in smtp_server.messages if m["To"] == "morgan@example.org"), None),
                        message="the booking confirmation at the SMTP server")

@@ -28,18 +28,11 @@ from apps.notifications.quiet_hours import is_quiet
 from apps.notifications.tasks import send_outbox_batch
 from apps.prescriptions import services as prescriptions
 from apps.prescriptions.models import Exercise, Program, ProgramItem
-from tests import services as real
+from tests import realparts as real
 from tests.factories import ReferralFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis, pytest.mark.worker, pytest.mark.smtp,
               pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def sink():
-    server = real.SMTPSink().start()
-    yield server
-    server.stop()
 
 
 def text_of(message: Message) -> str:
@@ -66,7 +59,7 @@ def log_a_session(phone, program_path: str, *, day) -> None:
 
 
 @pytest.mark.parametrize("local_time", [clock(14, 0), clock(23, 30)], ids=["at-14h00-local", "at-23h30-local"])
-def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapist, sink, settings, local_time):
+def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapist, smtp_relay, settings, local_time):
     zone = real.zone_where_it_is(local_time)
     night = local_time.hour >= 21
     assert is_quiet(timezone.now().astimezone(zone).time()) == night, zone
@@ -92,7 +85,7 @@ def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapi
     assert (proposal.action, proposal.status) == ("progress", ProposalStatus.PENDING)
     assert proposal.proposed == {"sets": 2, "dose_low": 12, "dose_high": 17, "load": None}
 
-    with real.celery_worker(EMAIL_URL=sink.email_url) as worker:
+    with real.celery_worker(EMAIL_URL=smtp_relay.email_url) as worker:
         approved_at = timezone.now()
         progression_service.apply_proposal(proposal=proposal, by=therapist)  # commits; the send is queued after
         email = OutboxEmail.objects.get(kind="progression")
@@ -104,7 +97,7 @@ def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapi
             send_outbox_batch.delay([email.pk])  # and a send task that reaches the worker now sends nothing
         else:
             assert email.send_after <= timezone.now()
-            real.wait_for(lambda: sink.messages, message="the progression e-mail at the SMTP server")
+            real.wait_for(lambda: smtp_relay.messages, message="the progression e-mail at the SMTP server")
             real.wait_for(lambda: OutboxEmail.objects.filter(status=OutboxStatus.SENT).exists(),
                           message="the outbox row marked sent")
 
@@ -115,12 +108,12 @@ def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapi
 
     email.refresh_from_db()
     if night:
-        assert sink.messages == []
+        assert smtp_relay.messages == []
         assert (email.status, email.attempts) == (OutboxStatus.PENDING, 0)
         # The morning: the sweep's delivery, in this process with its clock moved to 08:00
         # where the patient lives, to the same SMTP server.
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_relay.port
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
         with time_machine.travel(email.send_after - timedelta(minutes=1), tick=False) as traveller:
@@ -129,8 +122,8 @@ def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapi
             assert outbox.deliver(outbox_id=email.pk) == OutboxStatus.SENT
     assert OutboxEmail.objects.get().status == OutboxStatus.SENT
 
-    assert len(sink.messages) == 1
-    message = sink.messages[0]
+    assert len(smtp_relay.messages) == 1
+    message = smtp_relay.messages[0]
     assert (message["To"], message["Subject"]) == ("ada@example.org", "Your exercises have been updated")
     body = text_of(message)
     assert "2 sets of 12-17 repetitions on each side" in body

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.notifications import reminders, services
 from apps.notifications.models import OutboxEmail, OutboxStatus
-from tests import services as real
+from tests import realparts as real
 from tests.factories import PatientFactory
 from tests.notifications.helpers import bulk_appointments, queue_patient_email
 
@@ -26,13 +26,6 @@ def slow_relay():
     """A relay that takes its time with each message, and holds the 31st until it is released."""
     sink = real.SMTPSink(delay=0.02).start()
     sink.hold_after(30)
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def relay():
-    sink = real.SMTPSink().start()
     yield sink
     sink.stop()
 
@@ -112,12 +105,12 @@ def broker_unreachable(monkeypatch):
 
 
 def test_an_email_queued_while_the_broker_is_down_is_kept_and_sent_once_it_is_back(
-    transactional_db, relay, monkeypatch, caplog
+    transactional_db, smtp_relay, monkeypatch, caplog
 ):
     caplog.set_level(logging.INFO)
     patient = PatientFactory(email="hedy@example.org", first_name="Hedy")
 
-    with real.celery_worker(EMAIL_URL=relay.email_url):
+    with real.celery_worker(EMAIL_URL=smtp_relay.email_url):
         with broker_unreachable(monkeypatch):
             started = time.monotonic()
             with transaction.atomic():  # e.g. a booking: the change and its e-mail commit together
@@ -132,11 +125,11 @@ def test_an_email_queued_while_the_broker_is_down_is_kept_and_sent_once_it_is_ba
             "outbox enqueue failed count=1 error=OperationalError"
         ]
         assert not any("hedy" in line.lower() for line in ours)
-        assert relay.messages == []
+        assert smtp_relay.messages == []
 
         assert services.dispatch_due() == 1  # the broker is back
-        real.wait_for(lambda: relay.messages, message="the e-mail at the relay")
+        real.wait_for(lambda: smtp_relay.messages, message="the e-mail at the relay")
         real.wait_for(lambda: sent_count() == 1, message="the row marked sent")
         assert services.dispatch_due() == 0
 
-    assert [message["To"] for message in relay.messages] == ["hedy@example.org"]
+    assert [message["To"] for message in smtp_relay.messages] == ["hedy@example.org"]

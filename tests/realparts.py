@@ -1,7 +1,7 @@
 """Real parts for tests: a Celery worker process, an SMTP server on loopback, Chromium.
 
-Each is a plain function or class so that later issues' tests (and bench/) reuse them
-through the fixtures in conftest.py.
+Each is a plain function or class, so that tests (through the fixtures in conftest.py) and
+the benchmarks in bench/ use the same ones.
 """
 
 from __future__ import annotations
