@@ -102,10 +102,11 @@ def clinic(db):
     now = timezone.now().replace(microsecond=0)
     follow_up = AppointmentKind.objects.get(slug="follow_up")
     patients = list(Patient.objects.order_by("pk"))
-    # Today's appointments that have started: one to check in or mark as a no-show, one to complete.
+    # Today's appointments that have started: one to check in or mark as a no-show, one to complete
+    # (early in the morning, clear of the demo's own list for today, which starts at 09:00).
     for patient, therapist, status in [(patients[3], theo, AppointmentStatus.BOOKED),
                                        (patients[4], tara, AppointmentStatus.CHECKED_IN)]:
-        start = now - timedelta(minutes=10)
+        start = now - timedelta(minutes=70)
         Appointment.objects.create(patient=patient, therapist=therapist, kind=follow_up, start=start,
                                    end=start + follow_up.duration, status=status, booked_by=desk)
     # A draft program to activate, for a patient with an undecided red flag (refused) ...

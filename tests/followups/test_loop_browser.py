@@ -26,6 +26,7 @@ from apps.notifications import services as outbox
 from apps.notifications.models import OutboxEmail, OutboxStatus
 from apps.notifications.quiet_hours import is_quiet
 from apps.notifications.tasks import send_outbox_batch
+from apps.patients.services import set_email_consent
 from apps.prescriptions import services as prescriptions
 from apps.prescriptions.models import Exercise, Program, ProgramItem
 from tests import realparts as real
@@ -64,12 +65,15 @@ def test_logged_sessions_lead_to_an_approved_step_up_and_one_email(page, therapi
     night = local_time.hour >= 21
     assert is_quiet(timezone.now().astimezone(zone).time()) == night, zone
     patient = ReferralFactory(cause="prolonged_sitting", patient__email="ada@example.org", patient__time_zone=zone.key,
-                              patient__first_name="Ada", patient__email_consent=True).patient
+                              patient__first_name="Ada", patient__email_consent=False).patient
     exercise = Exercise.objects.get(slug="seated-knee-raise")
     program = Program(patient=patient, therapist=therapist, start_date=timezone.localdate() - timedelta(days=7))
     prescriptions.save_program(program=program, by=therapist, items=[
         ProgramItem(exercise=exercise, sets=2, dose_low=10, dose_high=15)])
     program = prescriptions.activate_program(program=program, by=therapist)
+    # The program was handed over in clinic; the patient agrees to e-mail afterwards, so the one
+    # e-mail of this journey is the progression notice.
+    set_email_consent(patient=patient, consent=True)
     link = prescriptions.create_patient_link(patient=patient, by=therapist)
     program_path = urlsplit(prescriptions.patient_link_url(link)).path
 
