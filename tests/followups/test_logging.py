@@ -3,6 +3,7 @@
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -22,9 +23,13 @@ INVALID = "This link does not work any more"
 
 
 def prescribe(patient, therapist, *slugs: str, start: date | None = None) -> Program:
-    """An active program at the exercises' default doses, started a week ago unless told."""
-    program = Program(patient=patient, therapist=therapist,
-                      start_date=start or timezone.localdate() - timedelta(days=7))
+    """An active program at the exercises' default doses, started a week ago unless told.
+
+    A week ago where the patient lives: their weeks and "today" are counted in their zone,
+    which the clinic's date (CLINIC_TIME_ZONE) can be a day ahead of or behind.
+    """
+    patient_today = timezone.localdate(timezone=ZoneInfo(patient.time_zone))
+    program = Program(patient=patient, therapist=therapist, start_date=start or patient_today - timedelta(days=7))
     rows = []
     for slug in slugs:
         exercise = Exercise.objects.get(slug=slug)
