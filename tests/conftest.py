@@ -202,16 +202,16 @@ def patient(db):
 def prescribe(db):
     """``prescribe(patient, therapist, "seated-knee-raise", ("standing-march", 3), start=..., goals=...)``:
     an active program of library exercises at their default doses (or the sets given), written through
-    the services; ``active=False`` leaves it a draft. Started a week ago unless ``start_date`` is given."""
+    the services; ``active=False`` leaves it a draft. Started a week ago unless ``start`` is given: a
+    week ago where the patient lives, since their weeks and "today" are counted in their own zone,
+    which the clinic's date can be a day ahead of or behind."""
     from datetime import timedelta
-
-    from django.utils import timezone
 
     from tests.factories import ProgramFactory
 
     def make(patient, therapist, *exercises, active: bool = True, start=None, **fields):
         return ProgramFactory(patient=patient, therapist=therapist, exercises=exercises,
-                              start_date=start or timezone.localdate() - timedelta(days=7),
+                              start_date=start or patient.today() - timedelta(days=7),
                               status="active" if active else "draft", **fields)
 
     return make
