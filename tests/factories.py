@@ -1,5 +1,4 @@
 import factory
-from django.utils import timezone
 
 from apps.accounts import services as account_services
 from apps.accounts.models import User
@@ -137,7 +136,7 @@ class ProgramFactory(factory.django.DjangoModelFactory):
 
     patient = factory.LazyAttribute(lambda _: ReferralFactory(cause="prolonged_sitting").patient)
     therapist = factory.SubFactory(UserFactory, role="therapist")
-    start_date = factory.LazyFunction(timezone.localdate)
+    start_date = factory.LazyAttribute(lambda program: program.patient.today())  # the patient's own date
     exercises = ("seated-knee-raise",)
     status = "draft"
 
