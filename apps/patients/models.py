@@ -1,9 +1,11 @@
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
@@ -40,14 +42,42 @@ class ContactMethod(models.TextChoices):
     PHONE = "phone", "Phone"
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PHONE = re.compile(r"^\+?[\d\s()-]{6,}$")
+
+
+def search_filter(text: str) -> Q:
+    text = " ".join(text.replace("\x00", "").split())  # PostgreSQL refuses NUL in a query
+    if not text:
+        return Q()
+    if _DATE.match(text):
+        try:
+            return Q(date_of_birth=date.fromisoformat(text))
+        except ValueError:
+            return Q(pk__in=[])
+    if "@" in text:
+        return Q(email__iexact=text)
+    if _PHONE.match(text):
+        digits = re.sub(r"\D", "", text)
+        return Q(phone__endswith=digits[-9:]) if digits else Q(pk__in=[])
+    query = Q(record_number__iexact=text)
+    parts = text.split(" ")
+    if len(parts) == 1:
+        query |= Q(last_name__istartswith=text) | Q(first_name__istartswith=text)
+    else:
+        first, last = parts[0], " ".join(parts[1:])
+        query |= Q(first_name__istartswith=first, last_name__istartswith=last)
+        query |= Q(last_name__istartswith=parts[0], first_name__istartswith=" ".join(parts[1:]))
+    return query
+
+
+
 class PatientQuerySet(models.QuerySet):
     def active(self):
         return self.filter(archived_at__isnull=True)
 
     def search(self, text: str):
         """Name (either or both parts), record number, e-mail, phone or date of birth (YYYY-MM-DD)."""
-        from apps.patients.selectors import search_filter
-
         return self.filter(search_filter(text))
 
 

@@ -1,40 +1,11 @@
 """Reads of patients, shaped once for desk pages, admin and API."""
 
-import re
 from datetime import date
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Upper
 
-from apps.patients.models import Patient, Referral
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PHONE = re.compile(r"^\+?[\d\s()-]{6,}$")
-
-
-def search_filter(text: str) -> Q:
-    text = " ".join(text.replace("\x00", "").split())  # PostgreSQL refuses NUL in a query
-    if not text:
-        return Q()
-    if _DATE.match(text):
-        try:
-            return Q(date_of_birth=date.fromisoformat(text))
-        except ValueError:
-            return Q(pk__in=[])
-    if "@" in text:
-        return Q(email__iexact=text)
-    if _PHONE.match(text):
-        digits = re.sub(r"\D", "", text)
-        return Q(phone__endswith=digits[-9:]) if digits else Q(pk__in=[])
-    query = Q(record_number__iexact=text)
-    parts = text.split(" ")
-    if len(parts) == 1:
-        query |= Q(last_name__istartswith=text) | Q(first_name__istartswith=text)
-    else:
-        first, last = parts[0], " ".join(parts[1:])
-        query |= Q(first_name__istartswith=first, last_name__istartswith=last)
-        query |= Q(last_name__istartswith=parts[0], first_name__istartswith=" ".join(parts[1:]))
-    return query
+from apps.patients.models import Patient, Referral, search_filter
 
 
 def open_red_flag(patient_ref: str = "pk") -> Exists:

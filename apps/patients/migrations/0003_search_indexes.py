@@ -1,6 +1,6 @@
 """Indexes for the patient search and the red-flag alert, on PostgreSQL.
 
-The search (``patients.selectors.search_filter``) asks ``UPPER(last_name) LIKE 'ASH%'``,
+The search (``patients.models.search_filter``) asks ``UPPER(last_name) LIKE 'ASH%'``,
 the same of ``first_name``, and ``UPPER(record_number) = 'HC000123'``; each is answered from
 its own expression index here (``text_pattern_ops``, so a prefix ``LIKE`` can use it whatever
 the database's collation). The red-flag alert (``open_red_flag``), asked for every patient
