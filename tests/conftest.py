@@ -107,7 +107,9 @@ def _pinned_clock(request):
     if instant is None or any(request.node.get_closest_marker(marker) for marker in REAL_CLOCK_MARKERS):
         yield
         return
-    with time_machine.travel(instant, tick=True):
+    # A timestamp, not the datetime: time_machine would also set the process's local zone
+    # (TZ) to the datetime's, whereas Django sets it to TIME_ZONE, as in production.
+    with time_machine.travel(instant.timestamp(), tick=True):
         yield
 
 

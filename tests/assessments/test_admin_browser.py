@@ -2,10 +2,11 @@
 
 import re
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
 from tests.conftest import sign_in
@@ -20,7 +21,7 @@ def patient_with_baseline(therapist):
     """A referred patient assessed six weeks ago: weak left hip, LEFS 38."""
     patient = ReferralFactory(cause="hip_osteoarthritis").patient
     baseline = Assessment.objects.create(patient=patient, therapist=therapist, pain_now=6, pain_worst_week=8,
-                                         assessed_on=date.today() - timedelta(weeks=6))
+                                         assessed_on=timezone.localdate() - timedelta(weeks=6))
     SideFindings.objects.create(assessment=baseline, side="left", mmt_grade="3", pain_on_resisted_flexion=True,
                                 knee_hold_seconds=4, dynamometry_trial_1=140)
     SideFindings.objects.create(assessment=baseline, side="right", mmt_grade="4+", knee_hold_seconds=12,

@@ -1,8 +1,9 @@
 """Recording assessments and outcome measures through the API, as integrators and the admin do."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.assessments.models import Assessment, OutcomeMeasure, SideFindings
 from tests.factories import PatientFactory
@@ -84,7 +85,7 @@ def test_the_front_desk_gets_403_on_all_clinical_content(api_client, frontdesk):
 
 def test_a_follow_up_score_shows_its_change_against_baseline_and_the_mcid(api_client, therapist, patient):
     api_client.force_authenticate(therapist)
-    first = date.today() - timedelta(days=28)
+    first = timezone.localdate() - timedelta(days=28)
     baseline = api_client.post("/api/v1/outcome-measures/", {
         "patient": patient.pk, "measure": "lefs", "recorded_on": first.isoformat(), "items": [2] * 20,
     }, format="json").json()
@@ -122,12 +123,12 @@ def test_item_scores_out_of_range_are_refused_naming_the_items(api_client, thera
 
 def test_the_progress_endpoint_shows_strength_pain_and_measures_over_time(api_client, therapist, patient):
     api_client.force_authenticate(therapist)
-    old = (date.today() - timedelta(days=42)).isoformat()
+    old = (timezone.localdate() - timedelta(days=42)).isoformat()
     post_assessment(api_client, therapist, patient=patient.pk, assessed_on=old, pain_now=6,
                     sides=[{"side": "left", "mmt_grade": "3"}, {"side": "right", "mmt_grade": "4"}])
     post_assessment(api_client, therapist, patient=patient.pk, pain_now=2,
                     sides=[{"side": "left", "mmt_grade": "4"}, {"side": "right", "mmt_grade": "5"}])
-    for day, score in [(old, 7), (date.today().isoformat(), 3)]:
+    for day, score in [(old, 7), (timezone.localdate().isoformat(), 3)]:
         api_client.post("/api/v1/outcome-measures/", {"patient": patient.pk, "measure": "nprs", "recorded_on": day,
                                                       "items": [score]}, format="json")
 
