@@ -115,6 +115,7 @@ class WorkerProcess:
             "CELERY_DEFAULT_QUEUE": self.queue,
             "HIPCLINIC_VAR_DIR": str(self.var_dir),
             "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",  # the ready line and the outbox lines the tests read are INFO
         }
         env.update(self.extra_env)
         return env
