@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from tests import conftest
-from tests.services import zone_where_it_is
+from tests.realparts import zone_where_it_is
 
 EVERY_QUARTER_HOUR_OF_A_DAY = [datetime(2026, 12, 2, tzinfo=UTC) + timedelta(minutes=15 * n) for n in range(96)]
 
