@@ -298,11 +298,11 @@ def main() -> None:
     print(f"Preparing database {database_name(args.database_url)} ...", flush=True)
     recreate_database(args.database_url)
     setup_django(args.database_url, var_dir)
-    from django.conf import settings
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from apps.ops.policy import clinic_policy
     from apps.scheduling import selectors
     from apps.scheduling.models import Appointment, AppointmentStatus
 
@@ -317,10 +317,11 @@ def main() -> None:
         window_start, window_end = selectors.search_window(first_day, last_day)
         in_window = Appointment.objects.overlapping(window_start, window_end)
         total, active = in_window.count(), in_window.exclude(status=AppointmentStatus.CANCELLED).count()
-        step = timedelta(minutes=settings.SLOT_STEP_MINUTES)
+        grid = clinic_policy().slot_step_minutes  # the clinic's slot grid, as the selector reads it
+        step = timedelta(minutes=grid)
         print(f"{args.therapists} therapists (Mon-Sat {OPEN:%H:%M}-{CLOSE:%H:%M} {args.zone}), {total:,} appointments "
               f"from {first_day} to {last_day} ({active:,} active), filled in {fill_time:.1f} s; searching "
-              f"{kind.slug} ({kind.duration_minutes} min) slots on a {settings.SLOT_STEP_MINUTES}-minute grid\n",
+              f"{kind.slug} ({kind.duration_minutes} min) slots on a {grid}-minute grid\n",
               flush=True)
 
         def selector():

@@ -216,7 +216,8 @@ def queue_missed_session_nudges(now: datetime) -> int:
 
 def alert_log_items(now: datetime) -> QuerySet:
     """Log items of the last week with pain above 5, or worse next morning after the item's previous session too."""
-    since = (now - ALERT_LOOKBACK).date()
+    # Session dates are the patient's own: a week back from the earliest date anywhere on earth now.
+    since = min(zones_by_local_date(now)) - ALERT_LOOKBACK
     earlier = SessionLogItem.objects.filter(item=OuterRef("item")).filter(
         Q(log__session_date__lt=OuterRef("log__session_date"))
         | Q(log__session_date=OuterRef("log__session_date"), log_id__lt=OuterRef("log_id"))
