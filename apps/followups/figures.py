@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from apps.followups import adherence, selectors
 from apps.prescriptions.extras import ProgramFigure
+from apps.prescriptions.models import ProgramStatus
 
 
 @extend_schema_field(serializers.ListField(child=serializers.DictField()))
@@ -24,7 +25,7 @@ class AdherenceField(serializers.Field):
 
 @admin.display(description="last 7 days")
 def last_7_days(program) -> str:
-    if program.status == "draft":
+    if program.status == ProgramStatus.DRAFT:
         return "-"
     logged = adherence.last_days(selectors.session_dates(program), today=program.patient.today())
     return f"{logged}/{program.sessions_per_week}"

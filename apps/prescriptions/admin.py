@@ -114,7 +114,9 @@ class ProgramItemInline(admin.TabularInline):
     def get_extra(self, request, obj=None, **kwargs):
         if obj is not None:
             return 0
-        return len(initial_items(request)) or 1
+        # Rows for the pre-filled exercises (filled by ProgramAdmin.get_formset_kwargs, which
+        # reads the assessment once); a row left over stays blank for one more exercise.
+        return services.STARTING_EXERCISES if "from_assessment" in request.GET else 1
 
     def get_queryset(self, request):
         # The patient's latest referral cause, in the same query (not two queries per row).

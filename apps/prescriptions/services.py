@@ -276,6 +276,10 @@ def _without_dose(row: dict) -> dict:
 # ---------------------------------------------------------------------------- start from an assessment
 
 
+# A program started from an assessment offers the suggested rung and its two neighbours.
+STARTING_EXERCISES = 3
+
+
 def starting_exercises(rung: int | None) -> list[Exercise]:
     """The exercise at the suggested rung and the next easier and harder ones (active only)."""
     ladder = list(Exercise.objects.active().ladder())
