@@ -57,6 +57,10 @@ THIRD_PARTY_APPS = [
     "phonenumber_field",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "pgtrigger",
 ]
 # In layer order: an app may use those above it in this list, never those below
 # (tests/test_layering.py). Composition apps (desk, chart) come last.
@@ -69,6 +73,7 @@ LOCAL_APPS = [
     "apps.assessments",
     "apps.prescriptions",
     "apps.followups",
+    "apps.visits",  # plans of care and visit notes: uses everything above, used by the composition apps
     "apps.desk",
     "apps.chart",  # re-registers the patient's admin page with the other apps' panels: installed last
 ]

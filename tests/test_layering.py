@@ -29,7 +29,8 @@ LAYERS = {
     "assessments": 4,
     "prescriptions": 5,
     "followups": 6,
-    "desk": 7, "chart": 7,
+    "visits": 7,
+    "desk": 8, "chart": 8,
 }
 SAME_LAYER_ALLOWED = {("ops", "accounts")}  # the access log and the policy's history name staff users
 PROJECT_MODULES_THAT_WIRE_APPS = {"urls.py"}

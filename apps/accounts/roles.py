@@ -1,4 +1,4 @@
-"""The three staff roles and the permissions each holds.
+"""The four staff roles and the permissions each holds.
 
 A role is a Django group. ``ROLE_PERMISSIONS`` is the single source of truth: the
 groups are created by a data migration and their permissions are brought in line with
@@ -12,6 +12,7 @@ from django.db import models
 class Role(models.TextChoices):
     FRONT_DESK = "front_desk", "Front desk"
     THERAPIST = "therapist", "Therapist"
+    ASSISTANT = "assistant", "Assistant"  # a physical-therapist assistant or a student
     CLINIC_MANAGER = "clinic_manager", "Clinic manager"
 
 

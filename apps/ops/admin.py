@@ -44,6 +44,15 @@ class ClinicPolicyAdmin(SimpleHistoryAdmin):
         ("Home programs and follow-up", {"fields": [
             "program_link_days", "transpsoas_clearance_weeks", "followup_weeks", "followup_flag_after_days",
             "progression_auto_apply", "missed_session_days"]}),
+        ("Plans of care and visit notes", {
+            "fields": ["plan_of_care_clock", "certification_due_days", "recertification_days",
+                       "progress_report_every_visits", "unsigned_note_hours", "cosign_hours",
+                       "therapist_digest_time"],
+            "description": "Defaults follow US Medicare (certify within 30 days of the first treatment, "
+                           "re-certify every 90 days, a progress report every 10 visits). Untick the clock "
+                           "if the clinic's payers ask for none of it.",
+        }),
+        ("Sign-in", {"fields": ["two_factor_for_front_desk"]}),
     ]
     readonly_fields = ["updated_at"]
 

@@ -122,6 +122,31 @@ class ClinicPolicy(models.Model):
         "nudge after days without a logged session", default=4, validators=_between(1, 60),
         help_text="At most one nudge a week per patient.")
 
+    # Plans of care and visit notes (clinical-reference.md section 8: Medicare's numbers are
+    # the defaults; other payers and countries differ, so each is the clinic's to set).
+    plan_of_care_clock = models.BooleanField(
+        "keep the plan-of-care clock", default=True,
+        help_text="Off: no certification, progress-report or re-certification deadlines are shown or e-mailed "
+                  "(for clinics whose payers do not ask for them).")
+    certification_due_days = models.PositiveSmallIntegerField(
+        "certification due within (days of the first treatment)", default=30, validators=_between(1, 365))
+    recertification_days = models.PositiveSmallIntegerField(
+        "re-certify every (days)", default=90, validators=_between(7, 365))
+    progress_report_every_visits = models.PositiveSmallIntegerField(
+        "progress report every (treatment visits)", default=10, validators=_between(1, 60))
+    unsigned_note_hours = models.PositiveSmallIntegerField(
+        "flag a note still unsigned after (hours)", default=24, validators=_between(1, 720))
+    cosign_hours = models.PositiveSmallIntegerField(
+        "flag an assistant's note not co-signed after (hours)", default=48, validators=_between(1, 720))
+    therapist_digest_time = models.TimeField(
+        "therapists' daily digest at", default=time(7),
+        help_text="Clinic time. Each therapist gets one e-mail a day listing what is due or overdue.")
+
+    # Sign-in.
+    two_factor_for_front_desk = models.BooleanField(
+        "require two-factor sign-in for the front desk", default=False,
+        help_text="Therapists, assistants and managers always need it; tick to require it for the front desk too.")
+
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
