@@ -51,6 +51,34 @@ _CLINICAL_HISTORY = ["assessments.historicalassessment", "assessments.historical
                      "assessments.historicaloutcomemeasure", "prescriptions.historicalexercise",
                      "prescriptions.historicalprogram", "prescriptions.programversion"]
 
+# Plans of care and visit notes (issue 12). Therapists write both; assistants write daily
+# notes (the services refuse other kinds) and read the plans; managers read. The front desk
+# records the referring clinician's certification date from the signed paper but sees no
+# clinical content: it has no view permission on any of these (the desk shows the clock's
+# booking hint only).
+_VISIT_MODELS = ["visits.planofcare", "visits.plandiagnosis", "visits.plangoal", "visits.certification",
+                 "visits.visitnote", "visits.addendum"]
+_VISIT_HISTORY = ["visits.historicalplanofcare", "visits.historicalplandiagnosis", "visits.historicalplangoal",
+                  "visits.historicalcertification", "visits.historicalvisitnote"]
+
+# What an assistant reads to treat a patient on a plan; they never prescribe or assess.
+_ASSISTANT = [
+    *_crud("patients.patient", "view"),
+    *_crud("patients.referral", "view"),
+    "patients.view_red_flag_screen",
+    *_crud("scheduling.appointment", "view"),
+    *_crud("scheduling.therapist", "view"),
+    *_crud("scheduling.appointmentkind", "view"),
+    *[perm for model in ["assessments.assessment", "assessments.sidefindings", "assessments.outcomemeasure",
+                         "prescriptions.exercise", "prescriptions.program", "prescriptions.programitem",
+                         "followups.sessionlog", "followups.sessionlogitem", "followups.progressionproposal"]
+      for perm in _crud(model, "view")],
+    *[perm for model in _VISIT_MODELS for perm in _crud(model, "view")],
+    *_crud("visits.visitnote", "add", "change"),
+    *_crud("visits.addendum", "add"),
+    *_crud("visits.diagnosiscode", "view"),
+]
+
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.FRONT_DESK: [*_DESK],
     Role.THERAPIST: [
@@ -64,7 +92,11 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "prescriptions.delete_programitem",  # taking an exercise off a program (versions keep it)
         *[perm for model in _CLINICAL_HISTORY for perm in _crud(model, "view")],
         "ops.view_clinicpolicy",  # the thresholds and timings the clinic works to
+        *[perm for model in _VISIT_MODELS for perm in _crud(model, "view", "add", "change")],
+        *[perm for model in _VISIT_HISTORY for perm in _crud(model, "view")],
+        *_crud("visits.diagnosiscode", "view", "add", "change"),
     ],
+    Role.ASSISTANT: _ASSISTANT,
     Role.CLINIC_MANAGER: [
         *_DESK,
         "patients.view_red_flag_screen",
@@ -78,6 +110,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("notifications.outboxemail", "view", "change"),
         *[perm for model in _CLINICAL_MODELS + _CLINICAL_HISTORY for perm in _crud(model, "view")],
         "ops.view_accesslog",  # who opened which clinical record
+        *[perm for model in _VISIT_MODELS + _VISIT_HISTORY for perm in _crud(model, "view")],
+        *_crud("visits.diagnosiscode", "view", "add", "change"),
         # The clinic's policy (quiet hours, follow-up weeks, thresholds...), with its history.
         *_crud("ops.clinicpolicy", "view", "change"),
         *_crud("ops.historicalclinicpolicy", "view"),

@@ -58,3 +58,15 @@ def send_password_reset(*, user_id: int, base_url: str) -> bool:
     )
     message.send()
     return True
+
+
+def confirm_identity(*, user: User, password: str, code: str = "", request=None) -> None:
+    """Interim (the two-factor work replaces it): the signer's password again, and their one-time code if enrolled."""
+    from django.core.exceptions import ValidationError
+    from django_otp import devices_for_user
+
+    if not password or not user.check_password(password):
+        raise ValidationError({"password": "That is not your password."})
+    devices = list(devices_for_user(user, confirmed=True))
+    if devices and not any(device.verify_token(code) for device in devices if code):
+        raise ValidationError({"code": "Enter the current code from your authenticator app."})

@@ -46,7 +46,7 @@ class ClinicPolicyAdmin(SimpleHistoryAdmin):
             "progression_auto_apply", "missed_session_days"]}),
         ("Plans of care and visit notes", {
             "fields": ["plan_of_care_clock", "certification_due_days", "recertification_days",
-                       "progress_report_every_visits", "unsigned_note_hours", "cosign_hours",
+                       "progress_report_every_visits", "report_visit_minutes", "unsigned_note_hours", "cosign_hours",
                        "therapist_digest_time"],
             "description": "Defaults follow US Medicare (certify within 30 days of the first treatment, "
                            "re-certify every 90 days, a progress report every 10 visits). Untick the clock "

@@ -138,6 +138,9 @@ class ClinicPolicy(models.Model):
         "flag a note still unsigned after (hours)", default=24, validators=_between(1, 720))
     cosign_hours = models.PositiveSmallIntegerField(
         "flag an assistant's note not co-signed after (hours)", default=48, validators=_between(1, 720))
+    report_visit_minutes = models.PositiveSmallIntegerField(
+        "minutes to book for a visit with a progress report", default=45, validators=_between(15, 120),
+        help_text="The front desk sees this as a booking hint when the clock says a report falls on a visit.")
     therapist_digest_time = models.TimeField(
         "therapists' daily digest at", default=time(7),
         help_text="Clinic time. Each therapist gets one e-mail a day listing what is due or overdue.")

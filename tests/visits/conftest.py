@@ -1,0 +1,46 @@
+"""Fixtures for plans of care and visit notes: a plan, visits that happened, an assistant."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from apps.accounts.roles import Role
+from tests.conftest import PASSWORD
+from tests.factories import AppointmentFactory, TherapistFactory, UserFactory
+
+
+@pytest.fixture
+def assistant(db):
+    return UserFactory(username="assistant", role=Role.ASSISTANT, password=PASSWORD)
+
+
+@pytest.fixture
+def rota(therapist):
+    """The therapist's rota entry (appointments are booked with it)."""
+    return TherapistFactory(user=therapist, display_name="Theo Therapist")
+
+
+@pytest.fixture
+def plan_of_care(patient, therapist):
+    """``plan_of_care(goals=[...], started_on=...)``: an open plan for the patient, written through the service."""
+    from apps.visits import services
+
+    def make(**fields):
+        values = {"visits_per_week": 2, "duration_weeks": 6,
+                  "diagnoses": [("M62.81", "")],
+                  "goals": [{"description": "Climb stairs without a rail", "measure": "lefs", "target": 60}],
+                  **fields}
+        return services.create_plan(patient=patient, therapist=therapist, created_by=therapist, **values)
+
+    return make
+
+
+@pytest.fixture
+def visit(patient, rota):
+    """``visit(days_ago=1, status="completed")``: an appointment of the patient with the therapist."""
+
+    def make(*, days_ago: float = 1, status: str = "completed", at: datetime | None = None):
+        start = at or datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_ago)
+        return AppointmentFactory(patient=patient, therapist=rota, start=start, status=status)
+
+    return make
