@@ -128,7 +128,7 @@ def create_plan(*, patient: Patient, therapist: User, created_by: User, visits_p
 
 
 def update_plan(*, plan: PlanOfCare, changed_by: User, diagnoses=None, goals=None, **fields) -> PlanOfCare:
-    """Change an open plan (frequency, duration, program, treatment, therapist, diagnoses, goals); history keeps each."""
+    """Change an open plan (frequency, duration, program, treatment, therapist, diagnoses, goals), with history."""
     if not _is_therapist(changed_by):
         raise ValidationError("Only a therapist changes a plan of care.")
     if not plan.is_open:
