@@ -29,33 +29,37 @@ from tests.factories import AppointmentFactory, ReferralFactory, TherapistFactor
 from tests.followups.test_logging import token_for
 
 ANON, NOROLE, DESK, THERAPIST, MANAGER = "anonymous", "no role", "front_desk", "therapist", "clinic_manager"
-ROLES = [ANON, NOROLE, DESK, THERAPIST, MANAGER]
+ASSISTANT = "assistant"  # a physical-therapist assistant or student: reads what they treat with, writes daily notes
+ROLES = [ANON, NOROLE, DESK, THERAPIST, ASSISTANT, MANAGER]
 STAFF, CLINICIANS, NOBODY = {DESK, THERAPIST, MANAGER}, {THERAPIST, MANAGER}, set()
+# Assistants read the patients, appointments and clinical records they treat with (never the desk's
+# pages, the waitlist or staff accounts) and write nothing here but visit notes.
+READERS, CLINICAL_READERS = STAFF | {ASSISTANT}, CLINICIANS | {ASSISTANT}
 
 # Route name -> method -> the roles it serves (everyone else gets 403; anonymous visitors
 # get the sign-in page, or 401 from the API). Nobody deletes through the API.
-READ_WRITE_STAFF = {"GET": STAFF, "POST": STAFF}
-STAFF_RECORD = {"GET": STAFF, "PATCH": STAFF, "DELETE": NOBODY}
+READ_WRITE_STAFF = {"GET": READERS, "POST": STAFF}
+STAFF_RECORD = {"GET": READERS, "PATCH": STAFF, "DELETE": NOBODY}
 STAFF_ACTION = {"POST": STAFF}
-CLINICAL_LIST = {"GET": CLINICIANS, "POST": {THERAPIST}}
-CLINICAL_RECORD = {"GET": CLINICIANS, "PATCH": {THERAPIST}, "DELETE": NOBODY}
+CLINICAL_LIST = {"GET": CLINICAL_READERS, "POST": {THERAPIST}}
+CLINICAL_RECORD = {"GET": CLINICAL_READERS, "PATCH": {THERAPIST}, "DELETE": NOBODY}
 ROUTES = {
-    "home": {"GET": STAFF},
+    "home": {"GET": READERS},
     **{f"desk:{name}": {"GET": STAFF} for name in (
         "home", "followups", "day", "patients", "patient-new", "patient", "patient-book", "patient-series",
         "appointment-reschedule", "appointment-cancel", "waitlist")},
     **{f"desk:{name}": {"POST": STAFF} for name in (
         "patient-waitlist", "patient-archive", "patient-restore", "appointment-check-in", "appointment-no-show")},
-    "prescriptions:handout": {"GET": CLINICIANS},
-    "api-me": {"GET": STAFF},
-    "api-patient-progress": {"GET": CLINICIANS},
-    "api-slots": {"GET": STAFF},
-    "api-schema": {"GET": STAFF},
-    "api-docs": {"GET": STAFF},
+    "prescriptions:handout": {"GET": CLINICAL_READERS},
+    "api-me": {"GET": READERS},
+    "api-patient-progress": {"GET": CLINICAL_READERS},
+    "api-slots": {"GET": READERS},
+    "api-schema": {"GET": READERS},
+    "api-docs": {"GET": READERS},
     "user-list": {"GET": {MANAGER}, "POST": {MANAGER}},
     "user-detail": {"GET": {MANAGER}, "PATCH": {MANAGER}, "DELETE": NOBODY},
-    "therapist-list": {"GET": STAFF},  # read-only: therapists and their hours are kept in the admin
-    "therapist-detail": {"GET": STAFF},
+    "therapist-list": {"GET": READERS},  # read-only: therapists and their hours are kept in the admin
+    "therapist-detail": {"GET": READERS},
     "patient-list": READ_WRITE_STAFF, "patient-detail": STAFF_RECORD, "patient-archive": STAFF_ACTION,
     "referral-list": READ_WRITE_STAFF, "referral-detail": STAFF_RECORD,
     "appointment-list": READ_WRITE_STAFF, "appointment-detail": STAFF_RECORD,
@@ -68,7 +72,7 @@ ROUTES = {
     "program-list": CLINICAL_LIST, "program-detail": CLINICAL_RECORD,
     "program-activate": {"POST": {THERAPIST}}, "program-stop": {"POST": {THERAPIST}},
     "program-pause": {"POST": {THERAPIST}}, "program-complete": {"POST": {THERAPIST}},
-    "program-versions": {"GET": CLINICIANS},
+    "program-versions": {"GET": CLINICAL_READERS},
 }
 # Open without signing in, and why.
 PUBLIC = {

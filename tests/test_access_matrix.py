@@ -9,8 +9,12 @@ from django.contrib import admin
 
 from tests.factories import UserFactory
 
-DESK, THERAPIST, MANAGER = "front_desk", "therapist", "clinic_manager"
-ALL = {DESK, THERAPIST, MANAGER}
+DESK, THERAPIST, ASSISTANT, MANAGER = "front_desk", "therapist", "assistant", "clinic_manager"
+ALL = {DESK, THERAPIST, ASSISTANT, MANAGER}
+# Assistants treat patients on a plan: they read patients, appointments and clinical records,
+# write daily visit notes, and see none of the desk's pages, the waitlist or staff accounts.
+NOT_ASSISTANT = ALL - {ASSISTANT}
+CLINICAL = {THERAPIST, ASSISTANT, MANAGER}
 
 API = {
     "/api/v1/me/": ALL,
@@ -18,13 +22,13 @@ API = {
     "/api/v1/patients/": ALL,
     "/api/v1/referrals/": ALL,
     "/api/v1/appointments/": ALL,
-    "/api/v1/waitlist/": ALL,
+    "/api/v1/waitlist/": NOT_ASSISTANT,
     "/api/v1/therapists/": ALL,
     "/api/v1/slots/?kind=follow_up&start=2030-01-07&end=2030-01-08": ALL,
-    "/api/v1/assessments/": {THERAPIST, MANAGER},
-    "/api/v1/outcome-measures/": {THERAPIST, MANAGER},
-    "/api/v1/exercises/": {THERAPIST, MANAGER},
-    "/api/v1/programs/": {THERAPIST, MANAGER},
+    "/api/v1/assessments/": CLINICAL,
+    "/api/v1/outcome-measures/": CLINICAL,
+    "/api/v1/exercises/": CLINICAL,
+    "/api/v1/programs/": CLINICAL,
 }
 
 ADMIN = {
@@ -37,31 +41,35 @@ ADMIN = {
     "/admin/scheduling/appointment/": ALL,
     "/admin/scheduling/appointmentkind/": ALL,
     "/admin/scheduling/therapist/": ALL,
-    "/admin/scheduling/timeoff/": ALL,
-    "/admin/scheduling/waitlistentry/": ALL,
+    "/admin/scheduling/timeoff/": NOT_ASSISTANT,
+    "/admin/scheduling/waitlistentry/": NOT_ASSISTANT,
     "/admin/notifications/outboxemail/": {MANAGER},
-    "/admin/assessments/assessment/": {THERAPIST, MANAGER},
-    "/admin/assessments/outcomemeasure/": {THERAPIST, MANAGER},
-    "/admin/prescriptions/exercise/": {THERAPIST, MANAGER},
-    "/admin/prescriptions/program/": {THERAPIST, MANAGER},
+    "/admin/assessments/assessment/": CLINICAL,
+    "/admin/assessments/outcomemeasure/": CLINICAL,
+    "/admin/prescriptions/exercise/": CLINICAL,
+    "/admin/prescriptions/program/": CLINICAL,
     "/admin/prescriptions/patientlink/": {THERAPIST, MANAGER},
-    "/admin/followups/followup/": ALL,
-    "/admin/followups/sessionlog/": {THERAPIST, MANAGER},
-    "/admin/followups/progressionproposal/": {THERAPIST, MANAGER},
+    "/admin/followups/followup/": NOT_ASSISTANT,
+    "/admin/followups/sessionlog/": CLINICAL,
+    "/admin/followups/progressionproposal/": CLINICAL,
     "/admin/ops/accesslog/": {MANAGER},
     "/admin/ops/clinicpolicy/": {THERAPIST, MANAGER},  # one row: the list opens it
     # django-axes' records of failed sign-ins and lockouts: superusers only.
     "/admin/axes/accessattempt/": set(),
     "/admin/axes/accessfailurelog/": set(),
     "/admin/axes/accesslog/": set(),
+    # Plans of care and visit notes: never the front desk.
+    "/admin/visits/planofcare/": CLINICAL,
+    "/admin/visits/visitnote/": CLINICAL,
+    "/admin/visits/diagnosiscode/": CLINICAL,
 }
 
 DESK_PAGES = {
-    "/desk/": ALL,
-    "/desk/followups/": ALL,
-    "/desk/patients/": ALL,
-    "/desk/patients/new/": ALL,
-    "/desk/waitlist/": ALL,
+    "/desk/": NOT_ASSISTANT,
+    "/desk/followups/": NOT_ASSISTANT,
+    "/desk/patients/": NOT_ASSISTANT,
+    "/desk/patients/new/": NOT_ASSISTANT,
+    "/desk/waitlist/": NOT_ASSISTANT,
 }
 
 
@@ -104,7 +112,7 @@ def test_anonymous_and_role_less_users_get_nothing(client, api_client, url):
         assert client.get(url).status_code == 403
 
 
-@pytest.mark.parametrize(("role", "allowed"), [(DESK, False), (THERAPIST, True), (MANAGER, True)])
+@pytest.mark.parametrize(("role", "allowed"), [(DESK, False), (THERAPIST, True), (ASSISTANT, True), (MANAGER, True)])
 @pytest.mark.django_db
 def test_a_patients_progress_is_clinical(api_client, role, allowed):
     from tests.factories import PatientFactory
