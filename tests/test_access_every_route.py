@@ -73,6 +73,18 @@ ROUTES = {
     "program-activate": {"POST": {THERAPIST}}, "program-stop": {"POST": {THERAPIST}},
     "program-pause": {"POST": {THERAPIST}}, "program-complete": {"POST": {THERAPIST}},
     "program-versions": {"GET": CLINICAL_READERS},
+    # Plans of care: therapists write them and record certifications; assistants and managers read.
+    "plan-of-care-list": CLINICAL_LIST, "plan-of-care-detail": {"GET": CLINICAL_READERS, "PATCH": {THERAPIST}},
+    "plan-of-care-certifications": {"POST": {THERAPIST}},
+    # Visit notes: therapists and assistants write, sign and amend (the services refuse an assistant
+    # anything but daily notes, and co-signing, with a 400); managers read. A DELETE discards a draft
+    # (here a signed note, refused with a 400: never deleted).
+    "visit-note-list": {"GET": CLINICAL_READERS, "POST": {THERAPIST, ASSISTANT}},
+    "visit-note-detail": {"GET": CLINICAL_READERS, "PATCH": {THERAPIST, ASSISTANT},
+                          "DELETE": {THERAPIST, ASSISTANT}},
+    **{f"visit-note-{action}": {"POST": {THERAPIST, ASSISTANT}} for action in ("sign", "cosign")},
+    "visit-note-addenda": {"GET": CLINICAL_READERS, "POST": {THERAPIST, ASSISTANT}},
+    "visit-note-pdf": {"GET": CLINICAL_READERS},
 }
 # Open without signing in, and why.
 PUBLIC = {
@@ -147,6 +159,7 @@ def objects(db, prescribe):
     visit_services.add_addendum(note=note, author=plan_therapist, reason="Late entry", text="Ice 10 min.",
                                 password=PASSWORD)
     return {
+        "plans-of-care": plan.pk, "visit-notes": note.pk,
         "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08",
         "users": therapist_user.pk, "therapists": TherapistFactory().pk, "patients": patient.pk,
         "referrals": referral.pk, "appointments": appointment.pk, "waitlist": waitlist.pk,

@@ -29,6 +29,8 @@ API = {
     "/api/v1/outcome-measures/": CLINICAL,
     "/api/v1/exercises/": CLINICAL,
     "/api/v1/programs/": CLINICAL,
+    "/api/v1/plans-of-care/": CLINICAL,
+    "/api/v1/visit-notes/": CLINICAL,
 }
 
 ADMIN = {

@@ -59,6 +59,8 @@ from apps.patients import services as patient_services
 from apps.patients.models import Patient, Referral
 from apps.prescriptions.models import Exercise, Program, ProgramItem
 from apps.scheduling.models import Appointment, AppointmentKind, AppointmentStatus, Therapist, WaitlistEntry
+from apps.visits import services as visit_services
+from apps.visits.models import PlanOfCare, VisitNote
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.postgres
@@ -115,6 +117,19 @@ def clinic(db):
                                sets=2, dose_low=8, dose_high=10)
     # ... and an archived patient.
     patient_services.archive_patient(patient=PatientFactory(), archived_by=desk)
+    # On the demo's plan of care: a signed note with an addendum (to print and amend) and a draft
+    # (to edit, sign or discard), on visits early in the morning, clear of the demo's lists.
+    plan = PlanOfCare.objects.get()
+    notes = []
+    for days in (2, 1):
+        start = (now - timedelta(days=days)).replace(hour=6, minute=0, second=0)
+        visit = Appointment.objects.create(patient=plan.patient, therapist=theo, kind=follow_up, start=start,
+                                           end=start + follow_up.duration, status=AppointmentStatus.COMPLETED,
+                                           booked_by=desk)
+        notes.append(visit_services.start_note(appointment=visit, author=theo.user))
+    note = visit_services.sign_note(note=notes[0], signer=theo.user, password="fuzzing-demo-pass")
+    visit_services.add_addendum(note=note, author=theo.user, reason="Late entry", text="Ice 10 minutes.",
+                                password="fuzzing-demo-pass")
     return {
         "patient": list(Patient.objects.values_list("pk", flat=True)),
         "referral": list(Referral.objects.values_list("pk", flat=True)),
@@ -126,6 +141,8 @@ def clinic(db):
         "outcome": list(OutcomeMeasure.objects.values_list("pk", flat=True)),
         "exercise": list(Exercise.objects.values_list("pk", flat=True)),
         "program": list(Program.objects.values_list("pk", flat=True)),
+        "plan": list(PlanOfCare.objects.values_list("pk", flat=True)),
+        "note": list(VisitNote.objects.values_list("pk", flat=True)),
         "kind_slug": list(AppointmentKind.objects.values_list("slug", flat=True)),
         "exercise_slug": list(Exercise.objects.values_list("slug", flat=True)),
         "start": free_starts(now),
@@ -143,11 +160,13 @@ def free_starts(now: datetime) -> list[str]:
 # Which dictionary a path's {id} names, by the path's resource.
 ID_OF_PATH = {"patients": "patient", "referrals": "referral", "appointments": "appointment",
               "waitlist": "waitlist", "therapists": "therapist", "users": "user", "assessments": "assessment",
-              "outcome-measures": "outcome", "exercises": "exercise", "programs": "program"}
+              "outcome-measures": "outcome", "exercises": "exercise", "programs": "program",
+              "plans-of-care": "plan", "visit-notes": "note"}
 # Parameters (in the query or body) that name a record, wherever they appear.
 NAMED_RECORDS = {"patient": "patient", "therapist": "therapist", "appointment": "appointment",
                  "current_appointment": "appointment", "assessment": "assessment",
                  "source_assessment": "assessment", "kind": "kind_slug", "items[*].exercise": "exercise_slug",
+                 "plan_of_care": "plan", "author": "user",
                  "start": "start", "first_start": "start", "earliest": "date", "latest": "date"}
 
 
