@@ -66,9 +66,9 @@ from tests.factories import PatientFactory
 pytestmark = pytest.mark.postgres
 
 # The demo clinic's users (seed_demo); "anonymous" sends no credentials at all.
-ROLES = ["anonymous", "frontdesk", "therapist", "manager"]
+ROLES = ["anonymous", "frontdesk", "therapist", "assistant", "manager"]
 # Who runs an operation's coverage phase: the first of these the operation is open to.
-COVERAGE_ORDER = ["manager", "therapist", "frontdesk", "anonymous"]
+COVERAGE_ORDER = ["manager", "therapist", "frontdesk", "assistant", "anonymous"]
 SEED = 20261123
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday morning, when the run begins
 MAX_EXAMPLES = 6  # random cases per operation and role (the fuzzing phase)
