@@ -7,7 +7,7 @@ the front desk, therapists and clinic managers. A route added later fails
 """
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
@@ -65,7 +65,7 @@ ROUTES = {
     "appointment-list": READ_WRITE_STAFF, "appointment-detail": STAFF_RECORD,
     **{f"appointment-{action}": STAFF_ACTION for action in ("cancel", "check-in", "complete", "no-show")},
     "series-list": STAFF_ACTION,
-    "waitlist-list": READ_WRITE_STAFF, "waitlist-detail": {"GET": STAFF, "DELETE": NOBODY},
+    "waitlist-list": {"GET": STAFF, "POST": STAFF}, "waitlist-detail": {"GET": STAFF, "DELETE": NOBODY},
     "assessment-list": CLINICAL_LIST, "assessment-detail": CLINICAL_RECORD,
     "outcome-measure-list": CLINICAL_LIST, "outcome-measure-detail": CLINICAL_RECORD,
     "exercise-list": CLINICAL_LIST, "exercise-detail": CLINICAL_RECORD,
@@ -131,6 +131,21 @@ def objects(db, prescribe):
     AccessAttempt.objects.create(username="x", ip_address="127.0.0.1", failures_since_start=1)
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1", locked_out=False)
     AxesAccessLog.objects.create(username="x", ip_address="127.0.0.1")
+    # A plan of care and a signed visit note (the admin's change pages need a row each).
+    from apps.visits import services as visit_services
+    from tests.conftest import PASSWORD
+
+    plan_therapist = UserFactory(role=THERAPIST, password=PASSWORD)
+    plan = visit_services.create_plan(patient=patient, therapist=plan_therapist, created_by=plan_therapist,
+                                      visits_per_week=2, duration_weeks=6, diagnoses=[("M62.81", "")],
+                                      started_on=date(2020, 1, 1))
+    visit_services.record_certification(plan=plan, signed_on=date(2020, 1, 2), clinician="Dr A. Example",
+                                        recorded_by=plan_therapist)
+    done = AppointmentFactory(patient=patient, start=datetime(2020, 1, 7, 10, tzinfo=UTC), status="completed")
+    note = visit_services.start_note(appointment=done, author=plan_therapist)
+    note = visit_services.sign_note(note=note, signer=plan_therapist, password=PASSWORD)
+    visit_services.add_addendum(note=note, author=plan_therapist, reason="Late entry", text="Ice 10 min.",
+                                password=PASSWORD)
     return {
         "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08",
         "users": therapist_user.pk, "therapists": TherapistFactory().pk, "patients": patient.pk,

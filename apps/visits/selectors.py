@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from apps.ops.policy import clinic_policy
@@ -101,6 +101,16 @@ def awaiting_cosignature(*, now: datetime | None = None) -> QuerySet:
     now = now or timezone.now()
     return notes().filter(status=NoteStatus.AWAITING_COSIGNATURE,
                           signed_at__lte=now - timedelta(hours=clinic_policy().cosign_hours))
+
+
+def with_lateness(queryset: QuerySet, *, now: datetime | None = None) -> QuerySet:
+    """Each note annotated ``is_late``: a draft past the unsigned limit, or an assistant's note past the co-sign one."""
+    now = now or timezone.now()
+    policy = clinic_policy()
+    late = Q(status=NoteStatus.DRAFT, created_at__lte=now - timedelta(hours=policy.unsigned_note_hours)) | Q(
+        status=NoteStatus.AWAITING_COSIGNATURE, signed_at__lte=now - timedelta(hours=policy.cosign_hours))
+    return queryset.annotate(is_late=Case(When(late, then=Value(True)), default=Value(False),
+                                          output_field=BooleanField()))
 
 
 def hash_mismatches() -> list[str]:

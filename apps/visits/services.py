@@ -103,15 +103,17 @@ def goal_rows(goals) -> list[dict]:
 
 def create_plan(*, patient: Patient, therapist: User, created_by: User, visits_per_week: int, duration_weeks: int,
                 diagnoses, goals=(), started_on: date | None = None, referral: Referral | None = None,
-                program: Program | None = None, treatment: str = "") -> PlanOfCare:
-    """Open a patient's plan of care (one open plan per patient)."""
+                program: Program | None = None, treatment: str = "", instance: PlanOfCare | None = None) -> PlanOfCare:
+    """Open a patient's plan of care (one open plan per patient); ``instance``: the unsaved row to write (admin)."""
     if not _is_therapist(created_by):
         raise ValidationError("Only a therapist writes a plan of care.")
     if not _is_therapist(therapist):
         raise ValidationError({"therapist": "The plan's therapist must be a therapist."})
-    plan = PlanOfCare(patient=patient, therapist=therapist, created_by=created_by, visits_per_week=visits_per_week,
-                      duration_weeks=duration_weeks, started_on=started_on or local_date(clinic_zone()),
-                      referral=referral, program=program, treatment=treatment)
+    plan = instance or PlanOfCare()
+    plan.patient, plan.therapist, plan.created_by = patient, therapist, created_by
+    plan.visits_per_week, plan.duration_weeks = visits_per_week, duration_weeks
+    plan.started_on = started_on or local_date(clinic_zone())
+    plan.referral, plan.program, plan.treatment = referral, program, treatment
     _check_plan(plan)
     diagnosis_list, goal_list = diagnosis_rows(diagnoses), goal_rows(goals)
     if PlanOfCare.objects.filter(patient=patient, status=PlanStatus.OPEN).exists():
