@@ -163,7 +163,7 @@ def patient_register(request):
 
 
 def _patient_page(request, patient: Patient, *, waitlist_form=None, status: int = 200):
-    upcoming, past = desk_selectors.patient_appointments(patient=patient)
+    upcoming, past = desk_selectors.patient_appointments(patient=patient, hints=True)
     if waitlist_form is None:
         waitlist_form = forms.WaitlistForm(patient=patient, upcoming=upcoming)
     context = {
