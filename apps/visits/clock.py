@@ -147,6 +147,11 @@ def report_visit(plan: PlanFacts, rules: Rules, today: date) -> int | None:
     return None
 
 
+def due_by(items: list[Due], day: date) -> list[Due]:
+    """The items overdue or due on ``day`` or before (not those counted in visits not booked yet)."""
+    return [item for item in items if item.overdue or (item.due_on is not None and item.due_on <= day)]
+
+
 def visit_number(visits: tuple[Visit, ...], appointment_id: int) -> int | None:
     for number, visit in enumerate(visits, start=1):
         if visit.appointment_id == appointment_id:

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from apps.visits.clock import PlanFacts, Rules, Visit, due_items, report_visit
+from apps.visits.clock import PlanFacts, Rules, Visit, due_by, due_items, report_visit
 
 FIRST = date(2026, 1, 5)
 STARTED = date(2026, 1, 1)  # the plan was written a few days before the first treatment
@@ -194,3 +194,11 @@ def test_overdue_items_come_first_then_the_soonest():
 )
 def test_the_visit_to_book_for_a_progress_report(codes, today, expected):
     assert report_visit(plan(codes, certified=[date(2026, 1, 20)]), RULES, today) == expected
+
+
+def test_due_by_keeps_the_overdue_and_the_dated_items_up_to_a_day():
+    facts = plan("x" * 9 + "b", certified=[date(2026, 1, 20)])  # report on 1 February, re-certification 5 April
+    items = due_items(facts, RULES, date(2026, 1, 30))
+    assert [d.what for d in due_by(items, date(2026, 2, 6))] == ["progress_report"]
+    assert [d.what for d in due_by(items, date(2026, 4, 5))] == ["progress_report", "recertification"]
+    assert due_by(due_items(plan("x" * 3), RULES, date(2026, 1, 12)), date(2026, 1, 19)) == []  # undated report

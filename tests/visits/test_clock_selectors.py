@@ -134,13 +134,13 @@ def test_hints_for_a_list_make_the_same_queries_however_many_patients(
 ):
     selectors.clinic_policy()  # read once per request: not counted here
     booked = []
-    for _ in range(patients):
+    for n in range(patients):
         patient = PatientFactory()
         services.create_plan(patient=patient, therapist=therapist, created_by=therapist, visits_per_week=2,
                              duration_weeks=6, started_on=START, diagnoses=[("M62.81", "")])
         for day in range(10):
-            booked.append(AppointmentFactory(patient=patient, therapist=rota, start=at_ten(START + timedelta(days=day)),
-                                             status="booked"))
+            booked.append(AppointmentFactory(patient=patient, therapist=rota, status="booked",
+                                             start=at_ten(START + timedelta(days=day)) + timedelta(hours=n)))
     rows = list(selectors.with_open_plan(Appointment.objects.filter(pk__in=[a.pk for a in booked])))
 
     # the open plans; their visits; their report notes

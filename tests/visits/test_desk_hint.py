@@ -65,7 +65,7 @@ def test_the_schedule_with_hints_runs_the_same_queries_however_many_patients_are
             services.create_plan(patient=patient, therapist=therapist, created_by=therapist, visits_per_week=3,
                                  duration_weeks=6, started_on=START, diagnoses=[("M62.81", "")])
             for day in range(9):
-                AppointmentFactory(patient=patient, therapist=rota, start=at(START + timedelta(days=2 * day), 9),
+                AppointmentFactory(patient=patient, therapist=rota, start=at(START + timedelta(days=2 * day), 9 + n),
                                    status="completed")
             AppointmentFactory(patient=patient, therapist=rota, start=at(TENTH, 9 + n), status="booked")
         # session, user, groups; appointments (with patient, therapist, kind, red-flag alert, open plan),
