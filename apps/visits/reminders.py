@@ -28,7 +28,7 @@ from apps.notifications.models import OutboxEmail
 from apps.notifications.services import build_email, queue_many
 from apps.ops.policy import clinic_policy
 from apps.visits import clock, selectors
-from apps.visits.models import NoteStatus, PlanOfCare, PlanStatus, VisitNote
+from apps.visits.models import PlanOfCare, PlanStatus, VisitNote
 from hipclinic.zones import clinic_zone, long_date
 
 KIND_THERAPIST_DIGEST = "therapist-digest"
@@ -42,14 +42,10 @@ def digest_key(user_id: int, day: date) -> str:
 
 
 def _late_notes(now: datetime):
-    policy = clinic_policy()
+    """The late drafts and notes awaiting co-signature (the selectors' rule), lean: no addenda."""
     fields = ("patient", "appointment", "author", "plan_of_care__therapist")
-    unsigned = VisitNote.objects.filter(
-        status=NoteStatus.DRAFT, created_at__lte=now - timedelta(hours=policy.unsigned_note_hours))
-    awaiting = VisitNote.objects.filter(
-        status=NoteStatus.AWAITING_COSIGNATURE, signed_at__lte=now - timedelta(hours=policy.cosign_hours))
-    order = ("appointment__start", "pk")
-    return unsigned.select_related(*fields).order_by(*order), awaiting.select_related(*fields).order_by(*order)
+    return [query.prefetch_related(None).select_related(*fields).order_by("appointment__start", "pk")
+            for query in (selectors.unsigned_notes(now=now), selectors.awaiting_cosignature(now=now))]
 
 
 def _note_row(note: VisitNote, zone, *, recipient_id: int) -> dict:
