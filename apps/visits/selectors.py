@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -113,15 +115,31 @@ def with_lateness(queryset: QuerySet, *, now: datetime | None = None) -> QuerySe
                                           output_field=BooleanField()))
 
 
-def hash_mismatches() -> list[str]:
-    """One line per signed note or addendum whose stored hash no longer matches its content."""
+class HashResult(NamedTuple):
+    kind: str  # "note" or "addendum"
+    label: str  # ids only: the line an operator reads (no patient data)
+    matches: bool
+
+
+def hash_results(*, chunk_size: int = 2000) -> Iterator[HashResult]:
+    """Each signed note, then each addendum, in id order, recomputed against its stored hash.
+
+    Streams in chunks (a server-side cursor on PostgreSQL), so memory stays flat however
+    many notes there are; an addendum loads only its note's hash, not the note's text.
+    """
     from apps.visits.services import addendum_content, content_hash, note_content
 
-    wrong = []
-    for note in VisitNote.objects.exclude(status=NoteStatus.DRAFT).order_by("pk").iterator():
-        if content_hash(note_content(note)) != note.content_hash:
-            wrong.append(f"visit note #{note.pk}: content does not match its signed hash")
-    for addendum in Addendum.objects.select_related("note").order_by("pk").iterator():
-        if content_hash(addendum_content(addendum)) != addendum.content_hash:
-            wrong.append(f"addendum #{addendum.pk} (note #{addendum.note_id}): content does not match its signed hash")
-    return wrong
+    signed = VisitNote.objects.exclude(status=NoteStatus.DRAFT).order_by("pk")
+    for note in signed.iterator(chunk_size=chunk_size):
+        yield HashResult("note", f"visit note #{note.pk}", content_hash(note_content(note)) == note.content_hash)
+    addenda = (Addendum.objects.select_related("note").order_by("pk")
+               .only("note__content_hash", "author_id", "reason", "text", "signed_at", "content_hash"))
+    for addendum in addenda.iterator(chunk_size=chunk_size):
+        yield HashResult("addendum", f"addendum #{addendum.pk} (note #{addendum.note_id})",
+                         content_hash(addendum_content(addendum)) == addendum.content_hash)
+
+
+def hash_mismatches() -> list[str]:
+    """One line per signed note or addendum whose stored hash no longer matches its content."""
+    return [f"{result.label}: content does not match its signed hash"
+            for result in hash_results() if not result.matches]
