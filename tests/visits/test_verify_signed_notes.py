@@ -99,6 +99,15 @@ def test_a_tampered_addendum_fails_the_check_and_is_named(signed_notes):
                               f"content does not match its signed hash\n")
 
 
+def test_a_signed_note_turned_back_into_a_draft_is_still_checked(signed_notes):
+    first, *_ = signed_notes
+    with lock_lifted("visits.VisitNote:protect_signed_note", "visits_note_protect_signed"):
+        VisitNote.objects.filter(pk=first.pk).update(status="draft", signed_at=None, signed_by=None)
+
+    with pytest.raises(CommandError, match="checked 2 notes and 1 addenda: 1 mismatch"):
+        verify()
+
+
 def test_every_mismatch_is_listed_before_the_run_fails(signed_notes):
     first, second, addendum = signed_notes
     with lock_lifted("visits.VisitNote:protect_signed_note", "visits_note_protect_signed"):
@@ -139,3 +148,24 @@ def test_the_documented_bypass_lifts_only_the_named_trigger_and_only_inside_its_
         VisitNote.objects.filter(pk=first.pk).update(plan="Tampered again.")
     with pytest.raises(CommandError, match="1 mismatch"):
         verify()
+
+
+def test_the_weekly_task_logs_a_mismatch_as_an_error_with_ids_only(signed_notes, patient, caplog):
+    from apps.visits.tasks import verify_signed_notes
+    from hipclinic.celery import BEAT_SCHEDULE
+
+    assert BEAT_SCHEDULE["visits.verify_signed_notes"]["task"] == verify_signed_notes.name
+    with caplog.at_level("INFO", logger="hipclinic.visits"):
+        assert verify_signed_notes.delay().get() == "checked 2 notes and 1 addenda: all match"
+    assert [r.levelname for r in caplog.records if r.name == "hipclinic.visits"] == ["INFO"]
+
+    first, *_ = signed_notes
+    with lock_lifted("visits.VisitNote:protect_signed_note", "visits_note_protect_signed"):
+        VisitNote.objects.filter(pk=first.pk).update(objective="Tampered.")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="hipclinic.visits"):
+        verify_signed_notes.delay()
+    [record] = [r for r in caplog.records if r.name == "hipclinic.visits"]
+    assert record.levelname == "ERROR"
+    assert f"visit note #{first.pk}" in record.getMessage() and "1 mismatch" in record.getMessage()
+    assert patient.last_name not in record.getMessage() and "Tampered" not in record.getMessage()

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.visits.selectors import hash_results
+from apps.visits.selectors import check_hashes
 
 
 class Command(BaseCommand):
@@ -14,14 +14,7 @@ class Command(BaseCommand):
     def handle(self, *args, chunk_size=2000, **options):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
-        counts = {"note": 0, "addendum": 0}
-        mismatches = 0
-        for result in hash_results(chunk_size=chunk_size):
-            counts[result.kind] += 1
-            if not result.matches:
-                mismatches += 1
-                self.stdout.write(f"MISMATCH {result.label}: content does not match its signed hash")
-        checked = f"checked {counts['note']} notes and {counts['addendum']} addenda"
-        if mismatches:
-            raise CommandError(f"{checked}: {mismatches} mismatch{'es' if mismatches != 1 else ''}")
-        self.stdout.write(f"{checked}: all match")
+        check = check_hashes(chunk_size=chunk_size, on_mismatch=lambda line: self.stdout.write(f"MISMATCH {line}"))
+        if check.mismatches:
+            raise CommandError(check.summary)
+        self.stdout.write(check.summary)
