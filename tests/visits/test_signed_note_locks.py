@@ -8,8 +8,10 @@ so CI, which runs on PostgreSQL, still proves the embedded default's triggers.
 
 from __future__ import annotations
 
+import ast
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -161,3 +163,22 @@ def test_on_postgresql_the_refusal_comes_from_the_pgtrigger_triggers(therapist, 
         names = [row[0] for row in cursor.fetchall()]
     assert [name.rsplit("_", 1)[0] for name in names if "note" in name or "addendum" in name] == [
         "pgtrigger_addendum_never_changes", "pgtrigger_keep_signed_note", "pgtrigger_protect_signed_note"]
+
+
+def test_no_product_code_uses_the_bypass():
+    """pgtrigger.ignore is for tests that tamper on purpose; the product never lifts the lock."""
+    root = Path(__file__).resolve().parents[2]
+    users = []
+    for path in [*root.glob("apps/**/*.py"), *root.glob("hipclinic/**/*.py")]:
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source, filename=str(path))):
+            called = (isinstance(node, ast.Attribute) and node.attr == "ignore"
+                      and isinstance(node.value, ast.Name) and node.value.id == "pgtrigger")
+            imported = (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pgtrigger")
+                        and any(alias.name in ("ignore", "runtime") for alias in node.names))
+            if called or imported:
+                users.append(f"{path.relative_to(root)}:{node.lineno}")
+        # the setting the bypass writes, in raw SQL
+        users += [f"{path.relative_to(root)}:{number}" for number, line in enumerate(source.splitlines(), 1)
+                  if "set_config" in line and "pgtrigger" in line]
+    assert users == []
