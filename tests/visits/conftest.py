@@ -4,14 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.accounts.roles import Role
-from tests.conftest import PASSWORD
-from tests.factories import AppointmentFactory, TherapistFactory, UserFactory
-
-
-@pytest.fixture
-def assistant(db):
-    return UserFactory(username="assistant", role=Role.ASSISTANT, password=PASSWORD)
+from tests.factories import AppointmentFactory, TherapistFactory
 
 
 @pytest.fixture
@@ -22,11 +15,14 @@ def rota(therapist):
 
 @pytest.fixture
 def plan_of_care(patient, therapist):
-    """``plan_of_care(goals=[...], started_on=...)``: an open plan for the patient, written through the service."""
+    """``plan_of_care(goals=[...], started_on=...)``: an open plan for the patient, written through the service
+    (started two weeks ago unless ``started_on`` is given)."""
     from apps.visits import services
 
     def make(**fields):
-        values = {"visits_per_week": 2, "duration_weeks": 6,
+        from hipclinic.zones import clinic_today
+
+        values = {"visits_per_week": 2, "duration_weeks": 6, "started_on": clinic_today() - timedelta(days=14),
                   "diagnoses": [("M62.81", "")],
                   "goals": [{"description": "Climb stairs without a rail", "measure": "lefs", "target": 60}],
                   **fields}
@@ -44,3 +40,24 @@ def visit(patient, rota):
         return AppointmentFactory(patient=patient, therapist=rota, start=start, status=status)
 
     return make
+
+
+def one_time_code(user) -> str:
+    """The code the user's authenticator would show ("" without two-factor); never one already used.
+
+    django-otp refuses a time step at or before the last one used, so a second signature at
+    the same pinned instant takes the next step (within the device's tolerance).
+    """
+    import time
+
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        return ""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if totp.t() <= device.last_t:
+        totp.time += (device.last_t + 1 - totp.t()) * device.step
+    return str(totp.token()).zfill(device.digits)
