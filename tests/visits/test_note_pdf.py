@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import io
-import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from time import perf_counter
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 from pypdf import PdfReader
 
 from apps.visits import pdf, services
 from tests.conftest import PASSWORD
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def pdf_text(data: bytes) -> str:
     """The PDF's text, whitespace folded (WeasyPrint may break a line anywhere a browser would)."""
     reader = PdfReader(io.BytesIO(data))
     return " ".join(" ".join(page.extract_text() or "" for page in reader.pages).split())
+
+
+def a_week_ago_at_10_30_in_new_york() -> datetime:
+    day = timezone.now().astimezone(NEW_YORK).date() - timedelta(days=7)
+    return datetime.combine(day, time(10, 30), tzinfo=NEW_YORK).astimezone(UTC)
 
 
 @pytest.fixture
@@ -29,8 +38,7 @@ def signed_note(settings, clinic_policy, patient, therapist, assistant, plan_of_
     assistant.first_name, assistant.last_name = "Ada", "Assistant"
     assistant.save()
     plan_of_care(diagnoses=[("M16.11", ""), ("M62.81", "")])
-    # 15:30 UTC is 10:30 in New York (EST) on this date.
-    note = services.start_note(appointment=visit(at=datetime(2026, 11, 24, 15, 30, tzinfo=UTC)), author=assistant)
+    note = services.start_note(appointment=visit(at=a_week_ago_at_10_30_in_new_york()), author=assistant)
     services.save_note(note=note, edited_by=assistant, subjective="Stairs easier this week.",
                        objective="Hip flexion 4/5 right.", assessment="Progressing as planned.",
                        plan="Continue program; review in a week.",
@@ -51,7 +59,7 @@ def test_the_pdf_carries_the_clinic_patient_signatures_addendum_and_hashes(signe
     for expected in [
         "Riverside Hip Clinic", "12 Mill Lane", "Springfield", "+1 555 0100",
         f"Pat Example, record {patient.record_number}", patient.date_of_birth.strftime("%-d %B %Y"),
-        "Daily note", "Tuesday 24 November 2026, 10:30 (America/New_York)",
+        "Daily note", f"{note.appointment.start.astimezone(NEW_YORK):%A %-d %B %Y}, 10:30 (America/New_York)",
         "M16.11 Primary osteoarthritis of the right hip", "M62.81 Muscle weakness, generalized",
         "Stairs easier this week.", "Hip flexion 4/5 right.", "Progressing as planned.",
         "97110 Therapeutic exercise 23", "97140 Manual therapy 8", "Total timed minutes 31",
@@ -63,11 +71,11 @@ def test_the_pdf_carries_the_clinic_patient_signatures_addendum_and_hashes(signe
         assert expected in text, expected
     assert text.index("Progressing as planned.") < text.index("Ice applied for 10 minutes")  # addenda come after
 
-    started = time.perf_counter()
+    started = perf_counter()
     for _ in range(3):
         pdf.render_note_pdf(note)
     pages = len(PdfReader(io.BytesIO(data)).pages)
-    report_figure(f"note PDF ({pages} page, 1 addendum): {(time.perf_counter() - started) / 3 * 1000:.0f} ms "
+    report_figure(f"note PDF ({pages} page, 1 addendum): {(perf_counter() - started) / 3 * 1000:.0f} ms "
                   f"per render after the process's first, {len(data) / 1024:.0f} KiB")
 
 
