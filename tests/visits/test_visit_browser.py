@@ -32,7 +32,8 @@ def sign_in_afresh(page, username: str, lands_on: str) -> None:
 
 def test_a_visit_is_booked_written_up_signed_corrected_and_printed(page, frontdesk, therapist, patient, prescribe):
     # Working every day, all day: the next free slot is minutes away whatever the hour the test runs.
-    TherapistFactory(user=therapist, display_name="Theo Therapist", hours=[(d, time(0), time(23, 45)) for d in range(7)])
+    TherapistFactory(user=therapist, display_name="Theo Therapist",
+                     hours=[(day, time(0), time(23, 45)) for day in range(7)])
     program = prescribe(patient, therapist, "seated-knee-raise")
     SessionLogFactory(program=program, pain_during=2, session_date=patient.today() - timedelta(days=2))
     SessionLogFactory(program=program, pain_during=4, session_date=patient.today() - timedelta(days=1))
