@@ -360,6 +360,13 @@ def appointment_check_in(request, appointment_id: int):
 
 @role_required(*DESK_ROLES)
 @require_POST
+def appointment_check_out(request, appointment_id: int):
+    """The visit is over: the appointment is completed (its note can then be signed)."""
+    return _status_change(request, appointment_id, scheduling_services.complete_appointment, "checked out")
+
+
+@role_required(*DESK_ROLES)
+@require_POST
 def appointment_no_show(request, appointment_id: int):
     return _status_change(request, appointment_id, scheduling_services.mark_no_show, "marked as a no-show")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import BooleanField, Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
@@ -175,15 +177,55 @@ def with_lateness(queryset: QuerySet, *, now: datetime | None = None) -> QuerySe
                                           output_field=BooleanField()))
 
 
-def hash_mismatches() -> list[str]:
-    """One line per signed note or addendum whose stored hash no longer matches its content."""
+@dataclass
+class HashCheck:
+    """What one pass over the signed notes and addenda found: counts, and a line per mismatch (ids only)."""
+
+    notes: int = 0
+    addenda: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        checked = f"checked {self.notes} notes and {self.addenda} addenda"
+        if not self.mismatches:
+            return f"{checked}: all match"
+        count = len(self.mismatches)
+        return f"{checked}: {count} mismatch{'' if count == 1 else 'es'}"
+
+
+def check_hashes(*, chunk_size: int = 2000, on_mismatch: Callable[[str], None] | None = None) -> HashCheck:
+    """Every signed note, then every addendum, in id order, recomputed against its stored hash.
+
+    Streams in chunks (a server-side cursor on PostgreSQL), so memory stays flat however
+    many notes there are; an addendum loads only its note's hash, not the note's text.
+    ``on_mismatch`` hears of each mismatch as it is found.
+    """
     from apps.visits.services import addendum_content, content_hash, note_content
 
-    wrong = []
-    for note in VisitNote.objects.exclude(status=NoteStatus.DRAFT).order_by("pk").iterator():
+    check = HashCheck()
+
+    def found(label: str) -> None:
+        line = f"{label}: content does not match its signed hash"
+        check.mismatches.append(line)
+        if on_mismatch:
+            on_mismatch(line)
+
+    # Any trace of a signature counts, so a signed row turned back into a "draft" is still checked.
+    signed = VisitNote.objects.filter(~Q(status=NoteStatus.DRAFT) | Q(signed_at__isnull=False) | ~Q(content_hash=""))
+    for note in signed.order_by("pk").iterator(chunk_size=chunk_size):
+        check.notes += 1
         if content_hash(note_content(note)) != note.content_hash:
-            wrong.append(f"visit note #{note.pk}: content does not match its signed hash")
-    for addendum in Addendum.objects.select_related("note").order_by("pk").iterator():
+            found(f"visit note #{note.pk}")
+    addenda = (Addendum.objects.select_related("note").order_by("pk")
+               .only("note__content_hash", "author_id", "reason", "text", "signed_at", "content_hash"))
+    for addendum in addenda.iterator(chunk_size=chunk_size):
+        check.addenda += 1
         if content_hash(addendum_content(addendum)) != addendum.content_hash:
-            wrong.append(f"addendum #{addendum.pk} (note #{addendum.note_id}): content does not match its signed hash")
-    return wrong
+            found(f"addendum #{addendum.pk} (note #{addendum.note_id})")
+    return check
+
+
+def hash_mismatches() -> list[str]:
+    """One line per signed note or addendum whose stored hash no longer matches its content."""
+    return check_hashes().mismatches
