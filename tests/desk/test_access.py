@@ -28,6 +28,7 @@ ACTIONS = [
     ("desk:patient-archive", "patient"),
     ("desk:patient-restore", "patient"),
     ("desk:appointment-check-in", "appointment"),
+    ("desk:appointment-check-out", "appointment"),
     ("desk:appointment-no-show", "appointment"),
 ]
 
@@ -47,7 +48,8 @@ def test_every_desk_view_states_the_desk_roles():
     assert set(views.DESK_ROLES) == {Role.FRONT_DESK, Role.THERAPIST, Role.CLINIC_MANAGER}
     for name in ("home", "day", "patient_search", "patient_register", "patient_detail", "patient_book",
                  "patient_series", "patient_waitlist_add", "patient_archive", "patient_restore",
-                 "appointment_reschedule", "appointment_cancel", "appointment_check_in", "appointment_no_show",
+                 "appointment_reschedule", "appointment_cancel", "appointment_check_in", "appointment_check_out",
+                 "appointment_no_show",
                  "waitlist"):
         assert getattr(views, name).allowed_roles == views.DESK_ROLES, name
 
@@ -67,11 +69,18 @@ def test_a_user_without_a_role_is_refused(client, roleless, urls, name, arg):
     assert client.post(urls(name, arg)).status_code == 403
 
 
-@pytest.mark.parametrize("role_user", list(Role), indirect=True)
+@pytest.mark.parametrize("role_user", views.DESK_ROLES, indirect=True)
 @pytest.mark.parametrize(("name", "arg"), PAGES)
 def test_every_desk_role_opens_every_page(client, role_user, urls, name, arg):
     client.force_login(role_user)
     assert client.get(urls(name, arg)).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "arg"), PAGES + ACTIONS)
+def test_assistants_have_no_desk_pages(client, assistant, urls, name, arg):
+    client.force_login(assistant)
+    assert client.get(urls(name, arg)).status_code == 403
+    assert client.post(urls(name, arg)).status_code == 403
 
 
 @pytest.mark.parametrize(("name", "arg"), ACTIONS)

@@ -4,14 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.accounts.roles import Role
-from tests.conftest import PASSWORD
-from tests.factories import AppointmentFactory, TherapistFactory, UserFactory
-
-
-@pytest.fixture
-def assistant(db):
-    return UserFactory(username="assistant", role=Role.ASSISTANT, password=PASSWORD)
+from tests.factories import AppointmentFactory, TherapistFactory
 
 
 @pytest.fixture
