@@ -7,9 +7,6 @@ a note's addenda or its PDF writes the access log.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime
-
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
@@ -26,19 +23,10 @@ from apps.ops.access import AccessLoggedRetrieveMixin, record_access
 from apps.patients.models import Patient, Referral
 from apps.prescriptions.models import Program
 from apps.scheduling.models import Appointment
-from apps.visits import clock, codes, pdf, selectors, services
-from apps.visits.models import (
-    REPORT_KINDS,
-    Addendum,
-    Certification,
-    NoteKind,
-    PlanOfCare,
-    PlanStatus,
-    VisitNote,
-)
+from apps.visits import codes, pdf, selectors, services
+from apps.visits.models import Addendum, Certification, NoteKind, PlanOfCare, VisitNote
 from hipclinic.api import RolePermissions, call_service
 from hipclinic.openapi import ERROR_DETAIL, FIELD_ERRORS_DESCRIPTION, field_errors_schema
-from hipclinic.zones import clinic_zone, local_date
 
 # ---------------------------------------------------------------------------- shared parts
 
@@ -148,31 +136,6 @@ class PlanOfCareSerializer(serializers.ModelSerializer):
                             **validated_data)
 
 
-def due_by_plan(plans: list[PlanOfCare]) -> dict[int, list]:
-    """The clock's due items of a page of plans in two queries (their visits and their report notes),
-    so a list costs the same whatever its length; certifications come prefetched."""
-    rules = selectors.clock_rules()
-    open_plans = [plan for plan in plans if plan.status == PlanStatus.OPEN]
-    if rules is None or not open_plans:
-        return {}
-    zone = clinic_zone()
-    starts = {plan.pk: datetime.combine(plan.started_on, datetime.min.time(), tzinfo=zone) for plan in open_plans}
-    visits = defaultdict(list)
-    for row in (Appointment.objects.filter(patient_id__in={plan.patient_id for plan in open_plans},
-                                           start__gte=min(starts.values()), status__in=selectors.VISIT_STATUSES)
-                .order_by("start", "id").values("id", "patient_id", "start", "status")):
-        visits[row["patient_id"]].append(row)
-    reports = defaultdict(set)
-    for plan_id, appointment_id in VisitNote.objects.filter(plan_of_care_id__in=starts, kind__in=REPORT_KINDS) \
-            .values_list("plan_of_care_id", "appointment_id"):
-        reports[plan_id].add(appointment_id)
-    today = local_date(zone)
-    return {plan.pk: clock.due_items(selectors.plan_facts(
-        plan, report_appointment_ids=reports[plan.pk],
-        appointments=[row for row in visits[plan.patient_id] if row["start"] >= starts[plan.pk]]), rules, today)
-        for plan in open_plans}
-
-
 class CertificationInputSerializer(serializers.Serializer):
     signed_on = serializers.DateField(help_text="The date on the referring clinician's signature.")
     clinician = serializers.CharField(max_length=200, help_text="The referring clinician who signed.")
@@ -205,8 +168,8 @@ class PlanOfCareViewSet(AccessLoggedRetrieveMixin, mixins.ListModelMixin, mixins
 
     def list(self, request, *args, **kwargs):
         plans = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())))
-        serializer = self.get_serializer(plans, many=True,
-                                         context={**self.get_serializer_context(), "due": due_by_plan(plans)})
+        due = selectors.due_for_plans(plans)  # for the whole page at once: the same queries at any length
+        serializer = self.get_serializer(plans, many=True, context={**self.get_serializer_context(), "due": due})
         return self.get_paginated_response(serializer.data)
 
     def _fresh(self, plan: PlanOfCare) -> dict:

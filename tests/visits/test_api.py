@@ -214,7 +214,7 @@ def test_a_note_whose_visit_was_cancelled_or_moved_ahead_cannot_be_signed(as_use
     Appointment.objects.filter(pk=draft.appointment_id).update(status="cancelled")
     cancelled = api.post(note_url(draft, "sign"), {"password": PASSWORD})
     assert cancelled.status_code == 400
-    assert cancelled.json()["appointment"] == ["Mark the appointment completed before signing its note."]
+    assert cancelled.json()["appointment"] == ["This appointment is cancelled: there is no visit to sign for."]
 
     appointment = Appointment.objects.get(pk=draft.appointment_id)
     Appointment.objects.filter(pk=appointment.pk).update(
@@ -417,7 +417,9 @@ def test_the_answers_are_the_ones_the_schema_documents(as_user, therapist, draft
 
 def add_plans(count: int, therapist, rota) -> None:
     """``count`` patients, each with an open, certified plan, two visits and a signed note with an addendum."""
+    now = datetime.now(UTC).replace(microsecond=0)
     for _ in range(count):
+        hours = timedelta(hours=PlanOfCare.objects.count())  # one visit at a time on the rota (no overlap)
         patient = PatientFactory()
         plan = services.create_plan(patient=patient, therapist=therapist, created_by=therapist, visits_per_week=2,
                                     duration_weeks=6, started_on=clinic_today() - timedelta(days=20),
@@ -425,9 +427,9 @@ def add_plans(count: int, therapist, rota) -> None:
                                     goals=[{"description": "Stairs", "measure": "lefs", "target": 60}])
         services.record_certification(plan=plan, signed_on=plan.started_on, clinician="Dr Example",
                                       recorded_by=therapist)
-        now = datetime.now(UTC).replace(microsecond=0)
-        AppointmentFactory(patient=patient, therapist=rota, status="completed", start=now - timedelta(days=10))
-        done = AppointmentFactory(patient=patient, therapist=rota, status="completed", start=now - timedelta(days=3))
+        for days in (10, 3):
+            done = AppointmentFactory(patient=patient, therapist=rota, status="completed",
+                                      start=now - timedelta(days=days) - hours)
         note = signed(services.start_note(appointment=done, author=therapist), therapist)
         services.add_addendum(note=note, author=therapist, reason="Late entry", text="Ice.", password=PASSWORD)
 
@@ -437,9 +439,9 @@ def test_the_lists_cost_the_same_number_of_queries_at_2_and_12_plans(as_user, ma
     api = as_user(manager)
     api.get(PLANS)  # reads the manager's permissions once (kept on the user)
     # The plan list: the clinic's policy (the clock's rules), the count, the page, its diagnoses,
-    # goals and certifications, then its patients' visits and report notes (the clock).
+    # goals and certifications, then the clock's: its patients' visits, report notes and certification dates.
     # The note list: the policy (the late limits), the count, the page with its joins, its addenda.
-    budgets = {PLANS: 8, NOTES: 4}
+    budgets = {PLANS: 9, NOTES: 4}
     for count in (2, 12):
         add_plans(count - PlanOfCare.objects.count(), therapist, rota)
         for url, queries in budgets.items():
