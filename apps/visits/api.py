@@ -7,6 +7,8 @@ a note's addenda or its PDF writes the access log.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
@@ -27,6 +29,7 @@ from apps.visits import codes, pdf, selectors, services
 from apps.visits.models import Addendum, Certification, NoteKind, PlanOfCare, VisitNote
 from hipclinic.api import RolePermissions, call_service
 from hipclinic.openapi import ERROR_DETAIL, FIELD_ERRORS_DESCRIPTION, field_errors_schema
+from hipclinic.zones import clinic_today
 
 # ---------------------------------------------------------------------------- shared parts
 
@@ -117,6 +120,14 @@ class PlanOfCareSerializer(serializers.ModelSerializer):
         due = self.context.get("due")
         items = due.get(plan.pk, []) if due is not None else selectors.due_for_plan(plan)
         return DueSerializer(items, many=True).data
+
+    def validate_started_on(self, day):
+        # A plan runs at most 52 weeks from an episode about to begin; and the clock's date
+        # arithmetic must stay inside the calendar (the slot API's earliest year, 1901).
+        latest = clinic_today() + timedelta(days=365)
+        if not date(1901, 1, 1) <= day <= latest:
+            raise serializers.ValidationError(f"Enter a date from 1 Jan 1901 to {latest:%d %b %Y} (a year from today).")
+        return day
 
     def validate_patient(self, patient):
         if self.instance is not None and patient.pk != self.instance.patient_id:

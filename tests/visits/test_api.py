@@ -346,6 +346,18 @@ def test_a_second_open_plan_for_a_patient_is_refused(as_user, therapist, patient
     assert "already has an open plan of care" in refused.json()["patient"][0], refused.json()
 
 
+@pytest.mark.parametrize("started_on", ["0001-01-01", "9999-12-31", "far ahead"])
+def test_a_plan_starts_on_a_date_the_clock_can_count_from(as_user, therapist, patient, started_on):
+    if started_on == "far ahead":
+        started_on = (clinic_today() + timedelta(days=366)).isoformat()
+    refused = as_user(therapist).post(PLANS, {"patient": patient.pk, "visits_per_week": 2, "duration_weeks": 52,
+                                              "started_on": started_on, "diagnoses": [{"code": "M62.81"}]})
+
+    assert refused.status_code == 400
+    assert refused.json()["started_on"][0].startswith("Enter a date from 1 Jan 1901 to ")
+    assert not PlanOfCare.objects.exists()
+
+
 def test_a_plan_needs_icd10cm_diagnoses(as_user, therapist, patient):
     refused = as_user(therapist).post(PLANS, {"patient": patient.pk, "visits_per_week": 2, "duration_weeks": 4,
                                               "diagnoses": [{"code": "hip pain"}]})
