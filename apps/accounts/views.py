@@ -193,8 +193,8 @@ def two_factor_settings(request):
     user = request.user
     form = ConfirmIdentityForm(request.POST or None)
     action = request.POST.get("action")
-    if request.method == "POST" and action not in {"new_codes", "reset"}:
-        form.add_error(None, "Choose what to do.")
+    if request.method == "POST" and form.is_valid() and action not in {"new_codes", "reset"}:
+        form.add_error(None, "Choose what to do: new recovery codes, or a new phone.")
     elif request.method == "POST" and form.is_valid():
         try:
             services.confirm_identity(user=user, password=form.cleaned_data["password"],
