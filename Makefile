@@ -31,7 +31,7 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  hipclinic is starting at http://127.0.0.1:$(PORT)/"
-	@echo "  demo logins (password hipclinic-demo): frontdesk, therapist, manager"
+	@echo "  demo logins (password hipclinic-demo): frontdesk, therapist, assistant, manager"
 	@echo "  Ctrl-C stops the web server, the worker and beat."
 	@echo ""
 	exec $(BIN)/honcho --procfile Procfile.dev start --port $(PORT)

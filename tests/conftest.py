@@ -220,9 +220,16 @@ def prescribe(db):
 
 
 @pytest.fixture
-def role_user(request, frontdesk, therapist, manager):
+def assistant(db):
+    return UserFactory(username="assistant", role=Role.ASSISTANT, password=PASSWORD)
+
+
+@pytest.fixture
+def role_user(request):
     """Parametrize with indirect=True and a role value to get that role's user."""
-    return {Role.FRONT_DESK: frontdesk, Role.THERAPIST: therapist, Role.CLINIC_MANAGER: manager}[request.param]
+    name = {Role.FRONT_DESK: "frontdesk", Role.THERAPIST: "therapist", Role.ASSISTANT: "assistant",
+            Role.CLINIC_MANAGER: "manager"}[request.param]
+    return request.getfixturevalue(name)
 
 
 @pytest.fixture

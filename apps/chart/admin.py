@@ -10,6 +10,8 @@ from apps.patients.admin import PatientAdmin
 from apps.patients.models import Patient
 from apps.prescriptions.services import current_program
 from apps.scheduling.models import Appointment
+from apps.visits import selectors as visit_selectors
+from apps.visits.models import PlanOfCare, VisitNote
 
 
 class AppointmentInline(admin.TabularInline):
@@ -47,8 +49,23 @@ class PatientChartAdmin(PatientAdmin):
             if program is not None:
                 extra_context["adherence"] = weekly_adherence(program)
                 extra_context["adherence_program"] = program
+        if request.user.has_perm("visits.view_visitnote"):
+            extra_context.update(self._visits(request, object_id))
         if request.user.has_perm("assessments.add_assessment"):
             extra_context["add_assessment_url"] = (
                 reverse("admin:assessments_assessment_add") + f"?patient={object_id}"
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @staticmethod
+    def _visits(request, patient_id) -> dict:
+        """The plan of care, what its clock says is due, and every visit note with its addenda and PDF."""
+        plan = PlanOfCare.objects.filter(patient_id=patient_id).prefetch_related("diagnoses", "certifications") \
+            .order_by("status", "-started_on").first()  # the open plan first ("open" < "discharged")
+        notes = (VisitNote.objects.filter(patient_id=patient_id).select_related("appointment", "author")
+                 .prefetch_related("addenda").order_by("-appointment__start"))
+        context = {"care_plan": plan, "care_plan_due": visit_selectors.due_for_plan(plan) if plan else [],
+                   "visit_notes": notes, "show_visits": True}
+        if request.user.has_perm("visits.add_planofcare") and (plan is None or not plan.is_open):
+            context["add_plan_url"] = reverse("admin:visits_planofcare_add") + f"?patient={patient_id}"
+        return context

@@ -67,11 +67,18 @@ def test_a_user_without_a_role_is_refused(client, roleless, urls, name, arg):
     assert client.post(urls(name, arg)).status_code == 403
 
 
-@pytest.mark.parametrize("role_user", list(Role), indirect=True)
+@pytest.mark.parametrize("role_user", views.DESK_ROLES, indirect=True)
 @pytest.mark.parametrize(("name", "arg"), PAGES)
 def test_every_desk_role_opens_every_page(client, role_user, urls, name, arg):
     client.force_login(role_user)
     assert client.get(urls(name, arg)).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "arg"), PAGES + ACTIONS)
+def test_assistants_have_no_desk_pages(client, assistant, urls, name, arg):
+    client.force_login(assistant)
+    assert client.get(urls(name, arg)).status_code == 403
+    assert client.post(urls(name, arg)).status_code == 403
 
 
 @pytest.mark.parametrize(("name", "arg"), ACTIONS)

@@ -4,14 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.accounts.roles import Role
-from tests.conftest import PASSWORD
-from tests.factories import AppointmentFactory, TherapistFactory, UserFactory
-
-
-@pytest.fixture
-def assistant(db):
-    return UserFactory(username="assistant", role=Role.ASSISTANT, password=PASSWORD)
+from tests.factories import AppointmentFactory, TherapistFactory
 
 
 @pytest.fixture
@@ -22,11 +15,14 @@ def rota(therapist):
 
 @pytest.fixture
 def plan_of_care(patient, therapist):
-    """``plan_of_care(goals=[...], started_on=...)``: an open plan for the patient, written through the service."""
+    """``plan_of_care(goals=[...], started_on=...)``: an open plan for the patient, written through the service
+    (started two weeks ago unless ``started_on`` is given)."""
     from apps.visits import services
 
     def make(**fields):
-        values = {"visits_per_week": 2, "duration_weeks": 6,
+        from hipclinic.zones import clinic_today
+
+        values = {"visits_per_week": 2, "duration_weeks": 6, "started_on": clinic_today() - timedelta(days=14),
                   "diagnoses": [("M62.81", "")],
                   "goals": [{"description": "Climb stairs without a rail", "measure": "lefs", "target": 60}],
                   **fields}

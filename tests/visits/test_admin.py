@@ -155,3 +155,22 @@ def test_a_plan_of_care_is_written_with_its_diagnoses_and_goals(signed_in_therap
 def test_the_front_desk_sees_no_visit_notes_or_plans(db, client, url):
     client.force_login(UserFactory(role="front_desk"))
     assert client.get(url).status_code == 403
+
+
+def test_the_chart_lists_the_plan_and_notes_with_their_pdf_for_clinicians_only(client, therapist, patient,
+                                                                               plan_of_care, visit):
+    from apps.visits import services
+
+    plan_of_care()
+    note = services.sign_note(note=services.start_note(appointment=visit(), author=therapist), signer=therapist,
+                              password=PASSWORD)
+    chart = f"/admin/patients/patient/{patient.pk}/change/"
+
+    client.force_login(therapist)
+    page = client.get(chart).content.decode()
+    assert "Plan of care and visit notes" in page and f"/admin/visits/visitnote/{note.pk}/pdf/" in page
+    assert "Certification by the referring clinician due by" in page  # the clock
+
+    client.force_login(UserFactory(role="front_desk"))
+    page = client.get(chart).content.decode()
+    assert "Plan of care and visit notes" not in page and "visitnote" not in page

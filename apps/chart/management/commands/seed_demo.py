@@ -11,6 +11,7 @@ from apps.accounts.roles import Role
 DEMO_USERS = [
     ("frontdesk", "Fran", "Desk", Role.FRONT_DESK),
     ("therapist", "Theo", "Therapist", Role.THERAPIST),
+    ("assistant", "Alex", "Assistant", Role.ASSISTANT),
     ("manager", "Morgan", "Manager", Role.CLINIC_MANAGER),
 ]
 
@@ -21,12 +22,13 @@ def demo_seeders():
     from apps.chart.demo import seed as today
     from apps.prescriptions.demo import seed as prescriptions
     from apps.scheduling.demo import seed as scheduling
+    from apps.visits.demo import seed as visits
 
-    return [scheduling, assessments, prescriptions, today]
+    return [scheduling, assessments, prescriptions, visits, today]
 
 
 class Command(BaseCommand):
-    help = "Create the demo clinic (idempotent): users frontdesk, therapist and manager, and demo data."
+    help = "Create the demo clinic (idempotent): users frontdesk, therapist, assistant and manager, and demo data."
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default="hipclinic-demo", help="password for the demo users")
