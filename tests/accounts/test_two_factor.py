@@ -44,11 +44,6 @@ def clock():
         yield traveller
 
 
-@pytest.fixture
-def assistant(db):
-    return UserFactory(username="assistant", role=Role.ASSISTANT, password=PASSWORD)
-
-
 def not_the_code(device) -> str:
     """A 6-digit code the authenticator does not show now, nor a step either side."""
     import time
