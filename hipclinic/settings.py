@@ -156,8 +156,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False  # its log lines name the username and address
 AXES_IPWARE_PROXY_COUNT = config.env_int("PROXY_COUNT", 0)
 # Wrong one-time codes count toward the same lockout (apps/accounts/lockout.py); like the
-# password, a code typed is not kept in django-axes' record of the attempt.
-AXES_SENSITIVE_PARAMETERS = ["password", "code", "otp"]
+# password, a code typed is masked in django-axes' record of the attempt (with its defaults).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "otp"]
 # Two-factor sign-in (django-otp): who needs it is in apps/accounts/two_factor.py. The
 # issuer is the name authenticator apps show above the code.
 OTP_TOTP_ISSUER = "hipclinic"

@@ -34,8 +34,10 @@ PAUSE = 20
 
 
 @pytest.fixture(autouse=True)
-def _no_throttle_counts_from_other_tests():
-    cache.clear()  # the token endpoint's rate limit counts per address
+def _no_throttle_counts_across_tests():
+    cache.clear()  # the token endpoint's rate limit counts per address: neither theirs here nor ours there
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -297,6 +299,22 @@ def test_wrong_passwords_and_wrong_codes_count_together(client, therapist, setti
     password_step(client, therapist)
 
     assert client.post(CODE, {"code": not_the_code(device)}).status_code == 429
+
+
+def test_a_code_tried_right_after_a_wrong_one_waits_and_does_not_count(client, therapist, clock):
+    device = authenticator_for(therapist)
+    password_step(client, therapist)
+    wrong_code = not_the_code(device)
+    client.post(CODE, {"code": wrong_code})
+
+    hasty = client.post(CODE, {"code": one_time_code(device)})  # within the second django-otp holds back
+
+    assert "wait a few seconds" in hasty.content.decode() and signed_in_user_id(client) is None
+    attempt = AccessAttempt.objects.get(username="therapist")
+    assert attempt.failures_since_start == 1
+    assert wrong_code not in attempt.post_data  # masked, like a password
+    clock.shift(2)
+    assert client.post(CODE, {"code": one_time_code(device)}).status_code == 302
 
 
 def test_a_right_code_clears_the_count_of_failures(client, therapist, settings, clock):

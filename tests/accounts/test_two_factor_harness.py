@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 def test_force_login_gives_a_therapist_an_authenticator_and_a_verified_session(client, therapist):
     client.force_login(therapist)
 
-    assert client.get("/admin/").status_code == 200
+    admin_index = client.get("/admin/")
+    assert admin_index.status_code == 200
+    assert 'href="/accounts/two-factor/"' in admin_index.content.decode()  # beside "Log out"
     assert TOTPDevice.objects.filter(user=therapist, confirmed=True).count() == 1
     Client().force_login(therapist)  # again: the same authenticator
     assert TOTPDevice.objects.filter(user=therapist).count() == 1
