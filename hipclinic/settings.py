@@ -355,6 +355,8 @@ LOGGING = {
         "celery.app.trace": {"level": "CRITICAL"},
         "celery.worker.strategy": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # Seven INFO lines per rendered note PDF ("Step 1 - Fetching and parsing HTML"...).
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }
 

@@ -41,6 +41,7 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("accounts/", include("apps.accounts.urls")),
     path("desk/", include("apps.desk.urls")),
+    path("chart/", include("apps.chart.urls")),
     path("email/", include("apps.notifications.urls")),
     path("booking/", include("apps.scheduling.urls")),
     path("intake/", include("apps.assessments.urls")),

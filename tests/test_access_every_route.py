@@ -49,8 +49,10 @@ ROUTES = {
         "home", "followups", "day", "patients", "patient-new", "patient", "patient-book", "patient-series",
         "appointment-reschedule", "appointment-cancel", "waitlist")},
     **{f"desk:{name}": {"POST": STAFF} for name in (
-        "patient-waitlist", "patient-archive", "patient-restore", "appointment-check-in", "appointment-no-show")},
+        "patient-waitlist", "patient-archive", "patient-restore", "appointment-check-in", "appointment-check-out",
+        "appointment-no-show")},
     "prescriptions:handout": {"GET": CLINICAL_READERS},
+    "chart:day": {"GET": CLINICAL_READERS},  # the therapist's day: clinical, so never the front desk
     "api-me": {"GET": READERS},
     "api-patient-progress": {"GET": CLINICAL_READERS},
     "api-slots": {"GET": READERS},

@@ -156,15 +156,17 @@ def test_seed_demo_creates_one_user_per_role_and_is_idempotent(settings):
     call_command("seed_demo", password="another-demo-pass")
     call_command("seed_demo", password="another-demo-pass")
 
-    users = {user.username: user for user in User.objects.filter(username__in=["frontdesk", "therapist", "manager"])}
+    users = {user.username: user for user in User.objects.filter(
+        username__in=["frontdesk", "therapist", "assistant", "manager"])}
     assert {name: user.role for name, user in users.items()} == {
         "frontdesk": Role.FRONT_DESK,
         "therapist": Role.THERAPIST,
+        "assistant": Role.ASSISTANT,
         "manager": Role.CLINIC_MANAGER,
     }
     assert all(user.check_password("another-demo-pass") for user in users.values())
     assert User.objects.filter(username="therapist2").get().role == Role.THERAPIST  # a second diary to book
-    assert User.objects.count() == 4
+    assert User.objects.count() == 5
 
 
 @pytest.mark.django_db

@@ -34,6 +34,7 @@ urlpatterns = [
          name="appointment-reschedule"),
     path("appointments/<int:appointment_id>/cancel/", views.appointment_cancel, name="appointment-cancel"),
     path("appointments/<int:appointment_id>/check-in/", views.appointment_check_in, name="appointment-check-in"),
+    path("appointments/<int:appointment_id>/check-out/", views.appointment_check_out, name="appointment-check-out"),
     path("appointments/<int:appointment_id>/no-show/", views.appointment_no_show, name="appointment-no-show"),
     path("waitlist/", views.waitlist, name="waitlist"),
 ]

@@ -163,7 +163,7 @@ def patient_register(request):
 
 
 def _patient_page(request, patient: Patient, *, waitlist_form=None, status: int = 200):
-    upcoming, past = desk_selectors.patient_appointments(patient=patient)
+    upcoming, past = desk_selectors.patient_appointments(patient=patient, hints=True)
     if waitlist_form is None:
         waitlist_form = forms.WaitlistForm(patient=patient, upcoming=upcoming)
     context = {
@@ -356,6 +356,13 @@ def _status_change(request, appointment_id: int, change, done: str):
 @require_POST
 def appointment_check_in(request, appointment_id: int):
     return _status_change(request, appointment_id, scheduling_services.check_in, "checked in")
+
+
+@role_required(*DESK_ROLES)
+@require_POST
+def appointment_check_out(request, appointment_id: int):
+    """The visit is over: the appointment is completed (its note can then be signed)."""
+    return _status_change(request, appointment_id, scheduling_services.complete_appointment, "checked out")
 
 
 @role_required(*DESK_ROLES)

@@ -16,3 +16,9 @@ class VisitsConfig(AppConfig):
     def ready(self):
         # TransactionTestCase flushes rows written by data migrations: put the curated codes back.
         post_migrate.connect(_ensure_reference_rows, sender=self, dispatch_uid="visits.reference_rows")
+
+        from apps.notifications.reminders import register_scan
+        from apps.visits.reminders import KIND_THERAPIST_DIGEST, queue_therapist_digests
+
+        # Beat runs it every five minutes; it queues each therapist's digest once a clinic day.
+        register_scan(KIND_THERAPIST_DIGEST, queue_therapist_digests)

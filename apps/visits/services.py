@@ -23,6 +23,7 @@ from apps.accounts.services import confirm_identity
 from apps.patients.models import Patient, Referral
 from apps.prescriptions.models import Program
 from apps.scheduling.models import Appointment, AppointmentStatus
+from apps.scheduling.services import complete_appointment
 from apps.visits import codes, prefill
 from apps.visits.models import (
     THERAPIST_ONLY_KINDS,
@@ -309,7 +310,10 @@ def content_hash(content: dict) -> str:
 
 def sign_note(*, note: VisitNote, signer: User, password: str, code: str = "", request=None,
               now: datetime | None = None) -> VisitNote:
-    """Sign and lock a draft: its author, with their password (and code); an assistant's then waits for co-signature."""
+    """Sign and lock a draft: its author, with their password (and code); an assistant's then waits for co-signature.
+
+    A visit still checked in is completed by the signature (the desk may not have checked the patient out).
+    """
     now = now or timezone.now()
     with transaction.atomic():
         note = VisitNote.objects.select_for_update().select_related("appointment", "plan_of_care").get(pk=note.pk)
@@ -319,14 +323,19 @@ def sign_note(*, note: VisitNote, signer: User, password: str, code: str = "", r
                     if not getattr(note, name).strip()}
         if problems:
             raise ValidationError(problems)
-        if note.appointment.status != AppointmentStatus.COMPLETED:
-            raise ValidationError({"appointment": "Mark the appointment completed before signing its note."})
+        if note.appointment.status not in (AppointmentStatus.COMPLETED, AppointmentStatus.CHECKED_IN):
+            raise ValidationError({"appointment": f"This appointment is "
+                                                  f"{note.appointment.get_status_display().lower()}: there is no "
+                                                  f"visit to sign for."})
         if note.appointment.start > now:
             raise ValidationError({"appointment": "This visit is in the future."})
         if not note.plan_of_care.is_open:
             raise ValidationError("The plan of care was discharged.")
         _checked_minutes(note.treatment_minutes)
         confirm_identity(user=signer, password=password, code=code, request=request)
+        if note.appointment.status == AppointmentStatus.CHECKED_IN:
+            # Signing the visit's note ends the visit, if the desk has not checked the patient out yet.
+            complete_appointment(appointment=note.appointment, changed_by=signer)
         note.signed_by, note.signed_at = signer, now
         note.status = NoteStatus.AWAITING_COSIGNATURE if signer.has_role(Role.ASSISTANT) else NoteStatus.SIGNED
         note.content_hash = content_hash(note_content(note))

@@ -28,6 +28,7 @@ ACTIONS = [
     ("desk:patient-archive", "patient"),
     ("desk:patient-restore", "patient"),
     ("desk:appointment-check-in", "appointment"),
+    ("desk:appointment-check-out", "appointment"),
     ("desk:appointment-no-show", "appointment"),
 ]
 
@@ -47,7 +48,8 @@ def test_every_desk_view_states_the_desk_roles():
     assert set(views.DESK_ROLES) == {Role.FRONT_DESK, Role.THERAPIST, Role.CLINIC_MANAGER}
     for name in ("home", "day", "patient_search", "patient_register", "patient_detail", "patient_book",
                  "patient_series", "patient_waitlist_add", "patient_archive", "patient_restore",
-                 "appointment_reschedule", "appointment_cancel", "appointment_check_in", "appointment_no_show",
+                 "appointment_reschedule", "appointment_cancel", "appointment_check_in", "appointment_check_out",
+                 "appointment_no_show",
                  "waitlist"):
         assert getattr(views, name).allowed_roles == views.DESK_ROLES, name
 

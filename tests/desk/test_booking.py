@@ -212,6 +212,22 @@ def test_check_in_and_no_show_are_posts_that_follow_the_rules(desk, frontdesk, p
     assert (today_9.status, other.status) == (AppointmentStatus.CHECKED_IN, AppointmentStatus.NO_SHOW)
 
 
+def test_check_out_completes_a_checked_in_visit_only(desk, physio, patient, monday_morning):
+    visit = AppointmentFactory(patient=patient, therapist=physio, start=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    check_out = reverse("desk:appointment-check-out", args=[visit.pk])
+
+    refused = desk.post(check_out, {"next": "/desk/"}, follow=True)  # still only booked
+    visit.refresh_from_db()
+    assert visit.status == AppointmentStatus.BOOKED and "checked out" not in text(refused)
+
+    desk.post(reverse("desk:appointment-check-in", args=[visit.pk]))
+    page = text(desk.get(reverse("desk:patient", args=[patient.pk])))
+    assert "Check out" in page
+    response = desk.post(check_out, {"next": "/desk/"}, follow=True)
+    visit.refresh_from_db()
+    assert visit.status == AppointmentStatus.COMPLETED and "checked out" in text(response)
+
+
 # ---------------------------------------------------------------------------- series
 
 

@@ -157,3 +157,15 @@ def test_only_staff_with_a_clinical_role_write_notes(patient, therapist, plan_of
     desk = UserFactory(role="front_desk")
     with pytest.raises(ValidationError):
         services.start_note(appointment=visit(), author=desk)
+
+
+def test_signing_the_note_of_a_checked_in_visit_completes_it(patient, therapist, plan_of_care, visit):
+    plan_of_care()
+    appointment = visit(status="checked_in")
+    note = services.start_note(appointment=appointment, author=therapist)
+
+    services.sign_note(note=note, signer=therapist, password=PASSWORD)
+
+    appointment.refresh_from_db()
+    assert appointment.status == "completed"
+    assert appointment.status_changes.get().changed_by == therapist
