@@ -184,11 +184,12 @@ def test_the_day_runs_the_same_queries_however_many_visits(
         SessionLogFactory(program=prescribe(patient, therapist, "seated-knee-raise"), pain_during=8)
     client.force_login(therapist)
     client.get(DAY)  # the session and permission caches are warm from here on
-    # session, user, groups; today's visits (with patient, therapist, kind, note, open plan);
-    # policy; the open plans; their visits, report notes, certifications; proposals; pain
-    # alerts; late drafts; notes awaiting co-signature; permissions for the admin's header
-    # (user's, groups'); session saved (savepoint, update, release)
-    with django_assert_num_queries(18):
+    # session, user, the authenticator that verified the session (two-factor), groups; today's
+    # visits (with patient, therapist, kind, note, open plan); policy; the open plans; their
+    # visits, report notes, certifications; proposals; pain alerts; late drafts; notes awaiting
+    # co-signature; permissions for the admin's header (user's, groups'); session saved
+    # (savepoint, update, release)
+    with django_assert_num_queries(19):
         page = text(client.get(DAY))
     assert page.count("awaiting co-signature") == patients
     assert page.count("pain 8/10") == patients
