@@ -105,7 +105,8 @@ def confirm_identity(*, user: User, password: str, code: str = "", request=None)
     """The user's password again, and their one-time code when they use two-factor sign-in (as for signing a note).
 
     Wrong answers count toward the sign-in lockout when the request is given; a locked-out
-    user is refused with a message saying so.
+    user is refused with a message saying so. Call it outside ``transaction.atomic()``: the
+    record of a wrong answer is a row, which a transaction rolled back by the refusal would undo.
     """
     if lockout.is_locked_out(request, user):
         raise ValidationError(lockout.LOCKED_OUT_MESSAGE, code="locked_out")
