@@ -15,6 +15,7 @@ from apps.visits.models import NoteKind
 from tests.conftest import PASSWORD
 from tests.desk.conftest import text
 from tests.factories import AppointmentFactory, PatientFactory, SessionLogFactory, TherapistFactory, UserFactory
+from tests.visits.conftest import one_time_code
 
 START = date(2026, 3, 2)
 TODAY = date(2026, 3, 20)
@@ -204,4 +205,7 @@ def test_a_note_kind_started_from_the_day_page_is_the_progress_report_for_the_te
                 {"appointment": tenth.pk, "kind": NoteKind.PROGRESS})
     tenth.refresh_from_db()
     assert tenth.visit_note.kind == NoteKind.PROGRESS
+    assert "Progress report due at this visit" in text(client.get(DAY))  # until the report is signed
+    client.post(f"/admin/visits/visitnote/{tenth.visit_note.pk}/sign/",
+                {"password": PASSWORD, "code": one_time_code(therapist)})
     assert "Progress report due at this visit" not in text(client.get(DAY))
