@@ -37,6 +37,7 @@ from bench.common import (
     ratio,
     recreate_database,
     setup_django,
+    signed_in,
     timed,
 )
 
@@ -187,8 +188,7 @@ def main() -> None:
         print(f"{total:,} appointments ({args.therapists} therapists, {args.patients:,} patients, "
               f"{people['days']:,} days), filled in {fill_time:.1f} s\n", flush=True)
 
-        client = Client()
-        client.force_login(people["manager"])
+        client = signed_in(Client(), people["manager"])
         per_page = admin.site._registry[Appointment].list_per_page
         deep = max(1, total // per_page // 2)
         pages = [

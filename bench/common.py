@@ -86,6 +86,23 @@ def collect_static() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+def signed_in(client, user):
+    """``client`` signed in as ``user`` as the sign-in page leaves it: with the one-time code given
+    when their role signs in with two-factor (an authenticator is made for them if they have none)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from apps.accounts import two_factor
+
+    client.force_login(user)
+    if two_factor.two_factor_required(user):
+        device = two_factor.authenticator(user) or TOTPDevice.objects.create(user=user, confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
 def machine() -> str:
     """Cores, memory, CPU model, Python and PostgreSQL versions: printed above every table."""
     from django.db import connection

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session's one-time code is in
+    "apps.accounts.middleware.TwoFactorMiddleware",  # staff who need two-factor get nowhere else until then
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -153,6 +155,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False  # its log lines name the username and address
 AXES_IPWARE_PROXY_COUNT = config.env_int("PROXY_COUNT", 0)
+# Wrong one-time codes count toward the same lockout (apps/accounts/lockout.py); like the
+# password, a code typed is masked in django-axes' record of the attempt (with its defaults).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "otp"]
+# Two-factor sign-in (django-otp): who needs it is in apps/accounts/two_factor.py. The
+# issuer is the name authenticator apps show above the code.
+OTP_TOTP_ISSUER = "hipclinic"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

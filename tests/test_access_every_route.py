@@ -87,11 +87,16 @@ ROUTES = {
     **{f"visit-note-{action}": {"POST": {THERAPIST, ASSISTANT}} for action in ("sign", "cosign")},
     "visit-note-addenda": {"GET": CLINICAL_READERS, "POST": {THERAPIST, ASSISTANT}},
     "visit-note-pdf": {"GET": CLINICAL_READERS},
+    # One's own two-factor sign-in: set it up, see new recovery codes once, make new ones or move phones.
+    "two_factor": {"GET": READERS, "POST": READERS},
+    "two_factor_enrol": {"GET": READERS, "POST": READERS},
+    "two_factor_recovery_codes": {"GET": READERS},
 }
 # Open without signing in, and why.
 PUBLIC = {
     "healthz": "load balancers and monitors; says only ok or not",
     "login": "signing in", "logout": "signing out",
+    "two_factor_verify": "signing in, second step: the one-time code for the password just given",
     "password_reset": "asking for a reset e-mail", "password_reset_done": "its confirmation page",
     "password_reset_confirm": "the signed reset link", "password_reset_complete": "its confirmation page",
     "api-token": "exchanging a password for an API token (throttled, lockout by django-axes)",

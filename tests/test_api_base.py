@@ -5,14 +5,17 @@ from rest_framework.authtoken.models import Token
 
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, authenticator_for, one_time_code
 from tests.factories import PatientFactory, UserFactory
 from tests.openapi import assert_documented, served_schema
 
 
 @pytest.mark.django_db
 def test_a_token_from_username_and_password_opens_the_api(api_client, manager):
-    response = api_client.post("/api/v1/auth/token/", {"username": "manager", "password": PASSWORD}, format="json")
+    otp = one_time_code(authenticator_for(manager))  # managers sign in with two-factor: the API token too
+
+    response = api_client.post("/api/v1/auth/token/", {"username": "manager", "password": PASSWORD, "otp": otp},
+                               format="json")
 
     assert response.status_code == 200
     token = response.json()["token"]

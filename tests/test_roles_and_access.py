@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from apps.accounts.models import User
 from apps.accounts.roles import GROUP_NAMES, ROLE_PERMISSIONS, Role
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, authenticator_for, one_time_code
 from tests.factories import UserFactory
 
 ALL_ROLES = [Role.FRONT_DESK, Role.THERAPIST, Role.CLINIC_MANAGER]
@@ -95,7 +95,11 @@ def test_anonymous_visitors_are_sent_to_login_or_refused(client, api_client):
     indirect=["role_user"],
 )
 def test_signing_in_takes_each_role_to_its_own_start_page(client, role_user, landing):
+    device = authenticator_for(role_user)  # clinicians' second factor; the front desk has none by default
+
     response = client.post("/accounts/login/", {"username": role_user.username, "password": PASSWORD}, follow=True)
+    if device is not None:
+        response = client.post("/accounts/two-factor/code/", {"code": one_time_code(device)}, follow=True)
 
     assert response.redirect_chain[-1][0] == landing
     assert response.status_code == 200

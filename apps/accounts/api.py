@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -6,10 +7,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from apps.accounts import services
+from apps.accounts import services, two_factor
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from hipclinic.api import IsClinicStaff, call_service
+from hipclinic.errors import messages_by_field
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -57,15 +59,36 @@ class MeView(APIView):
 
 
 class TokenRequestSerializer(AuthTokenSerializer):
-    """DRF's, with a username no longer than an account's can be: a longer one went on to
-    django-axes' record of the failed sign-in, which PostgreSQL refused (a 500)."""
+    """DRF's, with a username no longer than an account's can be (a longer one went on to
+    django-axes' record of the failed sign-in, which PostgreSQL refused: a 500), and the
+    one-time code of staff who sign in with two-factor."""
 
     username = serializers.CharField(label="Username", write_only=True,
                                      max_length=User._meta.get_field("username").max_length)
+    otp = serializers.CharField(
+        label="One-time code", write_only=True, required=False, allow_blank=True, max_length=32,
+        help_text="Required for staff who sign in with two-factor (therapists, assistants, managers, and the "
+                  "front desk when the clinic asks it): the 6-digit code the authenticator app shows now, or "
+                  "an unused recovery code. A wrong code counts toward the sign-in lockout.")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        user = attrs["user"]
+        if two_factor.has_two_factor(user):
+            try:
+                services.check_second_factor(user=user, code=attrs.get("otp", ""),
+                                             request=self.context.get("request"), field="otp")
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(messages_by_field(error)) from None
+        elif two_factor.two_factor_required(user):
+            raise serializers.ValidationError({"otp": ["Set up two-factor sign-in first: sign in on the website "
+                                                       "once, which asks you to add an authenticator app."]})
+        return attrs
 
 
 class TokenView(ObtainAuthToken):
-    """POST username and password, get ``{"token": ...}`` for ``Authorization: Token <token>``."""
+    """POST username and password (and ``otp``, the one-time code, for staff with two-factor sign-in),
+    get ``{"token": ...}`` for ``Authorization: Token <token>``."""
 
     serializer_class = TokenRequestSerializer
     throttle_classes = [ScopedRateThrottle]

@@ -28,3 +28,30 @@ class QueuedPasswordResetForm(PasswordResetForm):
         base_url = request.build_absolute_uri("/")
         for user in self.get_users(self.cleaned_data["email"]):
             send_password_reset_email.delay_on_commit(user.pk, base_url)
+
+
+class OneTimeCodeForm(forms.Form):
+    code = forms.CharField(
+        label="One-time code", max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}),
+        help_text="The 6-digit code your authenticator app shows now, or one of your recovery codes.",
+    )
+
+
+class EnrolmentCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the app", max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="The 6-digit code the app shows for hipclinic, to check it is set up right.",
+    )
+
+
+class ConfirmIdentityForm(forms.Form):
+    """Password and current code again, before changing one's own two-factor sign-in."""
+
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+    code = forms.CharField(
+        label="One-time code", max_length=32, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+        help_text="The code your authenticator app shows now, or a recovery code (a lost phone: use a recovery code).",
+    )

@@ -2,10 +2,14 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _ensure_reference_rows(sender, **kwargs):
+def _ensure_reference_rows(sender, using="default", **kwargs):
+    from django.db import connections
+
     from apps.visits.reference import ensure_diagnosis_codes
+    from apps.visits.sqlite_locks import install_sqlite_locks
 
     ensure_diagnosis_codes()
+    install_sqlite_locks(connections[using])  # SQLite: after a flush (tests) the locks come back
 
 
 class VisitsConfig(AppConfig):

@@ -53,7 +53,9 @@ def plan_facts(plan: PlanOfCare, *, appointments=None, report_appointment_ids=No
                                                        status__in=VISIT_STATUSES).order_by("start", "id")
                             .values("id", "start", "status"))
     if report_appointment_ids is None:
-        report_appointment_ids = set(plan.notes.filter(kind__in=REPORT_KINDS).values_list("appointment_id", flat=True))
+        # A report counts once signed: a draft is not yet on the record (late drafts are flagged apart).
+        report_appointment_ids = set(plan.notes.filter(kind__in=REPORT_KINDS).exclude(status=NoteStatus.DRAFT)
+                                     .values_list("appointment_id", flat=True))
     if certified_on is None:
         certified_on = [c.signed_on for c in plan.certifications.all()]
     visits = tuple(
@@ -92,7 +94,8 @@ def plans_facts(plans, *, certifications: bool = True) -> dict[int, clock.PlanFa
         visits[row["patient_id"]].append(row)
     reports = defaultdict(set)
     for plan_id, appointment_id in VisitNote.objects.filter(
-            plan_of_care_id__in=starts, kind__in=REPORT_KINDS).values_list("plan_of_care_id", "appointment_id"):
+            plan_of_care_id__in=starts, kind__in=REPORT_KINDS).exclude(status=NoteStatus.DRAFT) \
+            .values_list("plan_of_care_id", "appointment_id"):
         reports[plan_id].add(appointment_id)
     certified = defaultdict(list)
     if certifications:

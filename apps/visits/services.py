@@ -308,31 +308,41 @@ def content_hash(content: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _sign_problems(note: VisitNote, signer: User, now: datetime) -> None:
+    """Why ``signer`` may not sign ``note`` now (raised), checked before the identity and again under the lock."""
+    _check_draft(note, signer)
+    _check_author(signer, note.kind)
+    problems = {name: f"{SOAP_LABELS[name]} is empty." for name in CONTENT_FIELDS if not getattr(note, name).strip()}
+    if problems:
+        raise ValidationError(problems)
+    if note.appointment.status not in (AppointmentStatus.COMPLETED, AppointmentStatus.CHECKED_IN):
+        raise ValidationError({"appointment": f"This appointment is {note.appointment.get_status_display().lower()}: "
+                                              f"there is no visit to sign for."})
+    if note.appointment.start > now:
+        raise ValidationError({"appointment": "This visit is in the future."})
+    if not note.plan_of_care.is_open:
+        raise ValidationError("The plan of care was discharged.")
+    _checked_minutes(note.treatment_minutes)
+
+
+def _locked(note: VisitNote) -> VisitNote:
+    return VisitNote.objects.select_for_update().select_related("appointment", "plan_of_care").get(pk=note.pk)
+
+
 def sign_note(*, note: VisitNote, signer: User, password: str, code: str = "", request=None,
               now: datetime | None = None) -> VisitNote:
     """Sign and lock a draft: its author, with their password (and code); an assistant's then waits for co-signature.
 
     A visit still checked in is completed by the signature (the desk may not have checked the patient out).
+    The note's own problems are reported before the password and code are checked (a code is single-use), and
+    the identity is checked outside the transaction, so that a wrong attempt stays counted towards the lockout.
     """
     now = now or timezone.now()
+    _sign_problems(VisitNote.objects.select_related("appointment", "plan_of_care").get(pk=note.pk), signer, now)
+    confirm_identity(user=signer, password=password, code=code, request=request)
     with transaction.atomic():
-        note = VisitNote.objects.select_for_update().select_related("appointment", "plan_of_care").get(pk=note.pk)
-        _check_draft(note, signer)
-        _check_author(signer, note.kind)
-        problems = {name: f"{SOAP_LABELS[name]} is empty." for name in CONTENT_FIELDS
-                    if not getattr(note, name).strip()}
-        if problems:
-            raise ValidationError(problems)
-        if note.appointment.status not in (AppointmentStatus.COMPLETED, AppointmentStatus.CHECKED_IN):
-            raise ValidationError({"appointment": f"This appointment is "
-                                                  f"{note.appointment.get_status_display().lower()}: there is no "
-                                                  f"visit to sign for."})
-        if note.appointment.start > now:
-            raise ValidationError({"appointment": "This visit is in the future."})
-        if not note.plan_of_care.is_open:
-            raise ValidationError("The plan of care was discharged.")
-        _checked_minutes(note.treatment_minutes)
-        confirm_identity(user=signer, password=password, code=code, request=request)
+        note = _locked(note)
+        _sign_problems(note, signer, now)  # again, under the lock: a second tab may have signed it meanwhile
         if note.appointment.status == AppointmentStatus.CHECKED_IN:
             # Signing the visit's note ends the visit, if the desk has not checked the patient out yet.
             complete_appointment(appointment=note.appointment, changed_by=signer)
@@ -349,21 +359,26 @@ def sign_note(*, note: VisitNote, signer: User, password: str, code: str = "", r
     return note
 
 
+def _cosign_problems(note: VisitNote, therapist: User) -> None:
+    if note.author_id == therapist.pk:
+        raise ValidationError("You cannot co-sign your own note.")
+    if not _is_therapist(therapist):
+        raise ValidationError("Only a therapist co-signs.")
+    if note.status == NoteStatus.DRAFT:
+        raise ValidationError("The assistant has not signed this note yet.")
+    if note.status != NoteStatus.AWAITING_COSIGNATURE:
+        raise ValidationError("This note does not need a co-signature.")
+
+
 def cosign_note(*, note: VisitNote, therapist: User, password: str, code: str = "", request=None,
                 now: datetime | None = None) -> VisitNote:
     """A therapist (not the note's author) co-signs an assistant's signed note."""
     now = now or timezone.now()
+    _cosign_problems(VisitNote.objects.get(pk=note.pk), therapist)
+    confirm_identity(user=therapist, password=password, code=code, request=request)
     with transaction.atomic():
-        note = VisitNote.objects.select_for_update().get(pk=note.pk)
-        if note.author_id == therapist.pk:
-            raise ValidationError("You cannot co-sign your own note.")
-        if not _is_therapist(therapist):
-            raise ValidationError("Only a therapist co-signs.")
-        if note.status == NoteStatus.DRAFT:
-            raise ValidationError("The assistant has not signed this note yet.")
-        if note.status != NoteStatus.AWAITING_COSIGNATURE:
-            raise ValidationError("This note does not need a co-signature.")
-        confirm_identity(user=therapist, password=password, code=code, request=request)
+        note = _locked(note)
+        _cosign_problems(note, therapist)
         note.cosigned_by, note.cosigned_at, note.status = therapist, now, NoteStatus.SIGNED
         note._history_user = therapist
         note.save()

@@ -15,6 +15,7 @@ from apps.visits.models import NoteKind
 from tests.conftest import PASSWORD
 from tests.desk.conftest import text
 from tests.factories import AppointmentFactory, PatientFactory, SessionLogFactory, TherapistFactory, UserFactory
+from tests.visits.conftest import one_time_code
 
 START = date(2026, 3, 2)
 TODAY = date(2026, 3, 20)
@@ -184,11 +185,12 @@ def test_the_day_runs_the_same_queries_however_many_visits(
         SessionLogFactory(program=prescribe(patient, therapist, "seated-knee-raise"), pain_during=8)
     client.force_login(therapist)
     client.get(DAY)  # the session and permission caches are warm from here on
-    # session, user, groups; today's visits (with patient, therapist, kind, note, open plan);
-    # policy; the open plans; their visits, report notes, certifications; proposals; pain
-    # alerts; late drafts; notes awaiting co-signature; permissions for the admin's header
-    # (user's, groups'); session saved (savepoint, update, release)
-    with django_assert_num_queries(18):
+    # session, user, the authenticator that verified the session (two-factor), groups; today's
+    # visits (with patient, therapist, kind, note, open plan); policy; the open plans; their
+    # visits, report notes, certifications; proposals; pain alerts; late drafts; notes awaiting
+    # co-signature; permissions for the admin's header (user's, groups'); session saved
+    # (savepoint, update, release)
+    with django_assert_num_queries(19):
         page = text(client.get(DAY))
     assert page.count("awaiting co-signature") == patients
     assert page.count("pain 8/10") == patients
@@ -203,4 +205,7 @@ def test_a_note_kind_started_from_the_day_page_is_the_progress_report_for_the_te
                 {"appointment": tenth.pk, "kind": NoteKind.PROGRESS})
     tenth.refresh_from_db()
     assert tenth.visit_note.kind == NoteKind.PROGRESS
+    assert "Progress report due at this visit" in text(client.get(DAY))  # until the report is signed
+    client.post(f"/admin/visits/visitnote/{tenth.visit_note.pk}/sign/",
+                {"password": PASSWORD, "code": one_time_code(therapist)})
     assert "Progress report due at this visit" not in text(client.get(DAY))

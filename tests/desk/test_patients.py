@@ -70,9 +70,10 @@ def test_archived_patients_are_found_only_when_asked(desk, patient):
 def test_search_runs_the_same_queries_however_many_patients_match(desk, django_assert_num_queries, rows):
     for patient in PatientFactory.create_batch(rows, last_name="Jones"):
         ReferralFactory(patient=patient, red_flags=["bladder"])
-    # session, user, user's groups (role); count, one page of patients with the red-flag
-    # alert; the session saved again (savepoint, update, release: it renews on every request)
-    with django_assert_num_queries(8):
+    # session, user, user's groups (role), the clinic's policy (does the front desk need two-factor
+    # sign-in?); count, one page of patients with the red-flag alert; the session saved again
+    # (savepoint, update, release: it renews on every request)
+    with django_assert_num_queries(9):
         response = desk.get(reverse("desk:patients"), {"q": "jones"})
     assert text(response).count("Red flag: awaiting therapist review") == rows
 
@@ -176,9 +177,10 @@ def test_the_patient_page_runs_the_same_queries_however_many_appointments(desk, 
     for day in range(rows):
         AppointmentFactory(patient=patient, therapist=physio, start=datetime(2026, 12, 1 + day, 10, tzinfo=UTC))
         ReferralFactory(patient=patient)
-    # session, user, groups; patient, referrals; appointments; waitlist entries;
-    # waitlist form: kinds, therapists, the patient's booked appointments; session saved (3)
-    with django_assert_num_queries(13):
+    # session, user, groups, the clinic's policy (two-factor for the front desk?); patient, referrals;
+    # appointments; waitlist entries; waitlist form: kinds, therapists, the patient's booked
+    # appointments; session saved (3)
+    with django_assert_num_queries(14):
         desk.get(reverse("desk:patient", args=[patient.pk]))
 
 

@@ -79,8 +79,9 @@ def test_the_schedule_runs_the_same_queries_however_many_therapists_and_appointm
         patient = PatientFactory()
         ReferralFactory(patient=patient, red_flags=["bowel"])
         AppointmentFactory(patient=patient, therapist=therapist, start=datetime(2026, 11, 23, 9 + hour, tzinfo=UTC))
-    # session, user, groups; appointments (with patient, therapist, kind, red-flag alert),
-    # therapists, their working hours that weekday; session saved (savepoint, update, release)
-    with django_assert_num_queries(9):
+    # session, user, groups, the clinic's policy (two-factor for the front desk?); appointments
+    # (with patient, therapist, kind, red-flag alert), therapists, their working hours that
+    # weekday; session saved (savepoint, update, release)
+    with django_assert_num_queries(10):
         response = desk.get(reverse("desk:home"))
     assert text(response).count("Red flag: awaiting therapist review") == rows

@@ -35,11 +35,14 @@ expected answer (a 5xx, a redirect to the login page, another 400, a time-out) i
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import os
 import random
 import re
+import struct
 import time
 from datetime import date, datetime, timedelta
 from http.cookiejar import DefaultCookiePolicy
@@ -71,6 +74,13 @@ SLOT_BUTTON = re.compile(
     r'<input type="hidden" name="date" value="([\d-]+)">\s*<input type="hidden" name="start_time" value="([\d:]+)">'
 )
 _numbers = {"desk": itertools.count(), "api": itertools.count()}
+
+
+def one_time_code(key_hex: str) -> str:
+    """The code an authenticator app shows now for this key (RFC 6238: SHA-1, 30 s steps, 6 digits)."""
+    digest = hmac.new(bytes.fromhex(key_hex), struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(int.from_bytes(digest[offset:offset + 4], 'big') & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 def clinic_today() -> date:
@@ -277,7 +287,8 @@ class ApiClient(ClinicUser):
     def sign_in(self):
         self.username = next_user("api")
         with self.client.post("/api/v1/auth/token/", name="api: token", catch_response=True,
-                              json={"username": self.username, "password": CONFIG["password"]}) as answer:
+                              json={"username": self.username, "password": CONFIG["password"],
+                                    "otp": one_time_code(CONFIG["api_keys"][self.username])}) as answer:
             if not self.expect(answer, 200):
                 raise StopUser()
             self.client.auth_header = f"Token {answer.json()['token']}"

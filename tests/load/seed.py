@@ -66,13 +66,16 @@ def seed(
     fill: float = 0.4,
     random_seed: int = 7,
 ) -> dict:
-    """Write the clinic; return what the load scenario needs (no secrets but the shared password)."""
+    """Write the clinic; return what the load scenario needs (no secrets but the shared password and the
+    API users' authenticator keys)."""
     rng = random.Random(random_seed)
     encoded = PBKDF2PasswordHasher().encode(password, PBKDF2PasswordHasher().salt())
 
     desk_names = _staff("desk", desk_users, Role.FRONT_DESK, encoded)
-    # API clients are integrations a clinic manager set up: they read the diary and book.
+    # API clients are integrations a clinic manager set up: they read the diary and book. Managers sign
+    # in with two-factor, so each has an authenticator whose key the scenario computes codes from.
     api_names = _staff("api", api_users, Role.CLINIC_MANAGER, encoded)
+    api_keys = _authenticators(api_names)
     rota = _therapists(therapists, encoded)
     patient_ids = _patients(patients, rng)
     booked_by = User.objects.get(username=desk_names[0])
@@ -86,6 +89,7 @@ def seed(
         "password": password,
         "desk_users": desk_names,
         "api_users": api_names,
+        "api_keys": api_keys,
         "therapists": [therapist.pk for therapist in rota],
         "kinds": {kind.slug: kind.pk for kind in AppointmentKind.objects.filter(is_active=True)},
         # What a receptionist types: the start of a surname, a full name, or a record number.
@@ -108,6 +112,15 @@ def _staff(role: str, count: int, role_value: Role, encoded: str) -> list[str]:
     )
     Group.objects.get(name=GROUP_NAMES[role_value]).user_set.add(*users)
     return names
+
+
+def _authenticators(names: list[str]) -> dict[str, str]:
+    """A confirmed authenticator (TOTP device) for each of these users; their hex keys by username."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    devices = TOTPDevice.objects.bulk_create(
+        TOTPDevice(user=user, name="Load test", confirmed=True) for user in User.objects.filter(username__in=names))
+    return {device.user.username: device.key for device in devices}
 
 
 def _therapists(count: int, encoded: str) -> list[Therapist]:

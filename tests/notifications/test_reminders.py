@@ -135,9 +135,10 @@ def test_the_admin_outbox_list_makes_the_same_queries_for_ten_or_a_thousand_rows
                         to_email=patient.email, subject="s", body_text="b", send_after=timezone.now())
             for i in range(count)
         )
-        # Session, user, role group, permissions (user's and groups'), the filtered COUNT
-        # for the paginator (no full count), the page of rows with their patient, the
-        # kinds for the filter, and saving the session (savepoint, UPDATE, release).
-        with django_assert_num_queries(11):
+        # Session, user, the authenticator that verified the session (two-factor), role group,
+        # permissions (user's and groups'), the filtered COUNT for the paginator (no full
+        # count), the page of rows with their patient, the kinds for the filter, and saving
+        # the session (savepoint, UPDATE, release).
+        with django_assert_num_queries(12):
             response = client.get("/admin/notifications/outboxemail/?status__exact=pending")
         assert response.status_code == 200

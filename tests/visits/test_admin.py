@@ -174,3 +174,22 @@ def test_the_chart_lists_the_plan_and_notes_with_their_pdf_for_clinicians_only(c
     client.force_login(UserFactory(role="front_desk"))
     page = client.get(chart).content.decode()
     assert "Plan of care and visit notes" not in page and "visitnote" not in page
+
+
+def test_wrong_passwords_on_the_sign_page_count_toward_the_lockout(signed_in_therapist, therapist, plan_of_care,
+                                                                  visit, settings):
+    from axes.models import AccessAttempt
+
+    plan_of_care()
+    start(signed_in_therapist, visit())
+    note = VisitNote.objects.get()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        refused = sign(signed_in_therapist, note, therapist, password="not-it")
+        assert "That is not your password" in refused.content.decode()
+    assert AccessAttempt.objects.get(username=therapist.username).failures_since_start == \
+        settings.AXES_FAILURE_LIMIT - 1
+
+    sign(signed_in_therapist, note, therapist, password="not-it")  # the last allowed: now locked out
+    locked = sign(signed_in_therapist, note, therapist)  # even with the right password
+    note.refresh_from_db()
+    assert note.status == NoteStatus.DRAFT and locked.status_code in {200, 403, 429}

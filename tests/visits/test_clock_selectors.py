@@ -11,6 +11,7 @@ import time_machine
 from apps.scheduling.models import Appointment
 from apps.visits import selectors, services
 from apps.visits.models import NoteKind
+from tests.conftest import PASSWORD
 from tests.factories import AppointmentFactory, PatientFactory
 
 START = date(2026, 3, 2)  # a Monday: the plan starts and the first treatment happens
@@ -54,7 +55,9 @@ def test_a_progress_report_is_raised_at_the_10th_visit_and_again_ten_visits_afte
     appointments[9].status = "completed"
     appointments[9].save()
     assert due(plan, "progress_report")[0].overdue is False
-    services.start_note(appointment=appointments[9], author=therapist, kind=NoteKind.PROGRESS)
+    report = services.start_note(appointment=appointments[9], author=therapist, kind=NoteKind.PROGRESS)
+    assert due(plan, "progress_report")[0].at_visit == 10  # a draft is not on the record yet
+    services.sign_note(note=report, signer=therapist, password=PASSWORD)
 
     [next_report] = due(plan, "progress_report")
     assert (next_report.at_visit, next_report.due_on) == (20, None)  # twelve visits booked so far
