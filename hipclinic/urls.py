@@ -13,7 +13,8 @@ from apps.patients import api as patients_api
 from apps.prescriptions import api as prescriptions_api
 from apps.scheduling.api import appointments as appointments_api
 from apps.scheduling.api import slots as slots_api
-from apps.visits import api as visits_api
+from apps.visits.api import notes as notes_api
+from apps.visits.api import plans as plans_api
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -28,8 +29,8 @@ router.register("assessments", assessments_api.AssessmentViewSet, basename="asse
 router.register("outcome-measures", assessments_api.OutcomeMeasureViewSet, basename="outcome-measure")
 router.register("exercises", prescriptions_api.ExerciseViewSet, basename="exercise")
 router.register("programs", prescriptions_api.ProgramViewSet, basename="program")
-router.register("plans-of-care", visits_api.PlanOfCareViewSet, basename="plan-of-care")
-router.register("visit-notes", visits_api.VisitNoteViewSet, basename="visit-note")
+router.register("plans-of-care", plans_api.PlanOfCareViewSet, basename="plan-of-care")
+router.register("visit-notes", notes_api.VisitNoteViewSet, basename="visit-note")
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="api-token"),

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from apps.accounts.lockout import LOCKED_OUT_MESSAGE
+from apps.accounts.services import CODE_MISSING, CODE_WRONG
 from apps.ops.models import AccessLog
 from apps.scheduling.models import Appointment
 from apps.visits import services
@@ -127,12 +129,27 @@ def test_a_user_with_two_factor_signs_with_the_current_code(as_user, therapist, 
 
     wrong = api.post(note_url(draft, "sign"), {"password": PASSWORD, "code": "000000"})
     assert wrong.status_code == 400
-    assert wrong.json()["code"] == ["Enter the current code from your authenticator app."]
+    assert wrong.json()["code"] == [CODE_WRONG]
     missing = api.post(note_url(draft, "sign"), {"password": PASSWORD})
-    assert missing.status_code == 400 and "code" in missing.json()
+    assert missing.status_code == 400 and missing.json()["code"] == [CODE_MISSING]
+    TOTPDevice.objects.get(user=therapist).throttle_reset()  # django-otp's wait after a wrong code, skipped
 
     right = api.post(note_url(draft, "sign"), {"password": PASSWORD, "code": one_time_code(therapist)})
     assert right.status_code == 200, right.json()
+
+
+def test_wrong_signing_passwords_lock_the_signer_out_like_wrong_sign_ins(as_user, therapist, draft, settings):
+    api = as_user(therapist)
+    answers = [api.post(note_url(draft, "sign"), {"password": "guess"}) for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert [a.json() for a in answers[:-1]] == [{"password": ["That is not your password."]}] * (len(answers) - 1)
+
+    locked = api.post(note_url(draft, "sign"), {"password": PASSWORD})
+
+    for answer in (answers[-1], locked):  # the wrong answer that locks, and the right one after it
+        assert answer.status_code == 429 and answer.json() == {"detail": LOCKED_OUT_MESSAGE}
+    draft.refresh_from_db()
+    assert draft.status == NoteStatus.DRAFT
+    assert_documented(served_schema(api), locked, "POST", NOTES + "{id}/sign/")
 
 
 def test_a_draft_is_discarded_but_a_signed_note_is_never_deleted(as_user, therapist, draft, visit):
