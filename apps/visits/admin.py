@@ -186,8 +186,8 @@ class PlanOfCareAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
         due = selectors.due_for_plan(plan)
         if not due:
             return "Nothing due." if selectors.clock_rules() else "The clinic keeps no plan-of-care clock."
-        return format_html("<ul>{}</ul>", format_html_join("", '<li{}>{}</li>', (
-            (format_html(' class="errornote"') if item.overdue else "", item.text) for item in due)))
+        return format_html("<ul>{}</ul>", format_html_join("", '<li class="{}">{}</li>', (
+            ("errornote" if item.overdue else "", item.text) for item in due)))
 
     @admin.display(description="visit notes")
     def notes_list(self, plan):

@@ -114,6 +114,14 @@ class PlanOfCareForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         patient, therapist = cleaned.get("patient"), cleaned.get("therapist")
+        started_on = cleaned.get("started_on")
+        if started_on is not None:
+            from apps.visits.services import EARLIEST_PLAN_START, PLAN_START_AHEAD
+            from hipclinic.zones import clinic_today
+
+            latest = clinic_today() + PLAN_START_AHEAD
+            if not EARLIEST_PLAN_START <= started_on <= latest:
+                self.add_error("started_on", f"Enter a date from 1 Jan 1901 to {latest:%d %b %Y} (a year from today).")
         if therapist is not None and not therapist.has_role("therapist"):
             self.add_error("therapist", "Choose a therapist.")
         if patient is not None:

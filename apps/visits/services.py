@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -26,6 +26,7 @@ from apps.scheduling.models import Appointment, AppointmentStatus
 from apps.scheduling.services import complete_appointment
 from apps.visits import codes, prefill
 from apps.visits.models import (
+    REPORT_KINDS,
     THERAPIST_ONLY_KINDS,
     Addendum,
     Certification,
@@ -154,8 +155,16 @@ def update_plan(*, plan: PlanOfCare, changed_by: User, diagnoses=None, goals=Non
     return plan
 
 
+EARLIEST_PLAN_START = date(1901, 1, 1)
+PLAN_START_AHEAD = timedelta(days=365)
+
+
 def _check_plan(plan: PlanOfCare) -> None:
     plan.full_clean(exclude=["created_by", "patient", "therapist"])
+    latest = local_date(clinic_zone()) + PLAN_START_AHEAD
+    if not EARLIEST_PLAN_START <= plan.started_on <= latest:
+        # The clock adds weeks and days to it: the calendar's ends would overflow.
+        raise ValidationError({"started_on": f"Enter a date from 1 Jan 1901 to {latest:%d %b %Y} (a year from today)."})
     if plan.program_id and plan.program.patient_id != plan.patient_id:
         raise ValidationError({"program": "This program is another patient's."})
     if plan.referral_id and plan.referral.patient_id != plan.patient_id:
@@ -258,6 +267,9 @@ def save_note(*, note: VisitNote, edited_by: User, **content) -> VisitNote:
         raise ValidationError(f"These cannot be changed: {', '.join(sorted(unknown))}.")
     if "kind" in content and content["kind"] != note.kind:
         _check_author(edited_by, content["kind"])
+        if content["kind"] in REPORT_KINDS and not note.goal_review:
+            # Now a progress report or discharge summary: it reviews the plan's goals.
+            content["goal_review"] = prefill.goal_review(note.plan_of_care, day=prefill.visit_day(note.appointment))
     if "treatment_minutes" in content:
         content["treatment_minutes"] = _checked_minutes(content["treatment_minutes"])
     for name, value in content.items():

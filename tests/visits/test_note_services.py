@@ -169,3 +169,20 @@ def test_signing_the_note_of_a_checked_in_visit_completes_it(patient, therapist,
     appointment.refresh_from_db()
     assert appointment.status == "completed"
     assert appointment.status_changes.get().changed_by == therapist
+
+
+def test_a_draft_turned_into_a_progress_report_reviews_the_goals(patient, therapist, plan_of_care, visit):
+    plan_of_care()
+    note = services.start_note(appointment=visit(), author=therapist)
+    assert note.goal_review == []
+    note = services.save_note(note=note, edited_by=therapist, kind=NoteKind.PROGRESS)
+    assert [row["goal"] for row in note.goal_review] == ["Climb stairs without a rail"]
+
+
+@pytest.mark.parametrize("started_on", ["0001-01-01", "9999-12-31"])
+def test_a_plan_cannot_start_at_the_ends_of_the_calendar(patient, therapist, plan_of_care, started_on):
+    from datetime import date
+
+    with pytest.raises(ValidationError) as refused:
+        plan_of_care(started_on=date.fromisoformat(started_on))
+    assert "started_on" in refused.value.message_dict
