@@ -75,6 +75,7 @@ LOCAL_APPS = [
     "apps.followups",
     "apps.visits",  # plans of care and visit notes: uses everything above, used by the composition apps
     "apps.desk",
+    "apps.billing",
     "apps.chart",  # re-registers the patient's admin page with the other apps' panels: installed last
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS

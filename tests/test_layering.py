@@ -30,7 +30,7 @@ LAYERS = {
     "prescriptions": 5,
     "followups": 6,
     "visits": 7,
-    "desk": 8, "chart": 8,
+    "desk": 8, "chart": 8, "billing": 8,
 }
 SAME_LAYER_ALLOWED = {("ops", "accounts")}  # the access log and the policy's history name staff users
 PROJECT_MODULES_THAT_WIRE_APPS = {"urls.py"}

@@ -1,0 +1,52 @@
+"""Reads of billing: the code table for notes, prices on a date, balances."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import DecimalField, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from apps.billing.models import BillingCode, Charge, ChargeStatus, FeeScheduleEntry, Invoice, InvoiceStatus, Payment
+from apps.patients.models import Patient
+from apps.visits.codes import Procedure
+
+ZERO = Decimal("0.00")
+
+
+def procedures() -> dict[str, Procedure]:
+    """The clinic's active codes, as the visits app checks a note's minutes against them."""
+    return {row.code: Procedure(row.code, row.description, row.timed)
+            for row in BillingCode.objects.filter(is_active=True)}
+
+
+def prices_on(payer_id: int, codes: list[str], day: date) -> dict[str, Decimal]:
+    """{code: price per unit} in the payer's schedule on ``day`` (the latest entry from on or before it); one query."""
+    prices: dict[str, Decimal] = {}
+    for code, price in (FeeScheduleEntry.objects.filter(payer_id=payer_id, code__code__in=codes,
+                                                        effective_from__lte=day)
+                        .order_by("code__code", "-effective_from").values_list("code__code", "price")):
+        prices.setdefault(code, price)
+    return prices
+
+
+def charges() -> QuerySet:
+    return Charge.objects.select_related("patient", "payer", "therapist", "note").prefetch_related("lines")
+
+
+def _sum(queryset, field: str) -> Decimal:
+    return queryset.aggregate(total=Coalesce(Sum(field), Value(ZERO), output_field=DecimalField()))["total"]
+
+
+def balance(patient: Patient) -> Decimal:
+    """What the patient owes: their invoices (not void) less their payments; negative is credit."""
+    invoiced = _sum(Invoice.objects.filter(patient=patient).exclude(status=InvoiceStatus.VOID), "total")
+    paid = _sum(Payment.objects.filter(patient=patient), "amount")
+    return invoiced - paid
+
+
+def uninvoiced_charges(patient: Patient) -> QuerySet:
+    """Active charges with a patient share, not on an invoice yet (what the desk can invoice)."""
+    return (Charge.objects.filter(patient=patient, status=ChargeStatus.ACTIVE, invoice_line__isnull=True,
+                                  patient_share__gt=0).order_by("date_of_service", "id"))
