@@ -52,6 +52,7 @@ class ClinicPolicyAdmin(SimpleHistoryAdmin):
                            "re-certify every 90 days, a progress report every 10 visits). Untick the clock "
                            "if the clinic's payers ask for none of it.",
         }),
+        ("Billing", {"fields": ["currency", "billing_npi", "tax_id"]}),
         ("Sign-in", {"fields": ["two_factor_for_front_desk"]}),
     ]
     readonly_fields = ["updated_at"]

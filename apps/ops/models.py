@@ -48,6 +48,11 @@ def validate_week_list(value: str) -> None:
         raise ValidationError("List each week once, in rising order.", code="invalid_weeks")
 
 
+def validate_currency(value: str) -> None:
+    if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+        raise ValidationError("Three capital letters, the ISO 4217 code (e.g. USD).", code="invalid_currency")
+
+
 def parse_week_list(value: str) -> list[int]:
     return [int(part) for part in value.replace(" ", "").split(",") if part]
 
@@ -146,6 +151,13 @@ class ClinicPolicy(models.Model):
         help_text="Clinic time. Each therapist gets one e-mail a day listing what is due or overdue.")
 
     # Sign-in.
+    # Billing (issue 13): what a superbill and an invoice name the clinic by.
+    currency = models.CharField(
+        "currency", max_length=3, default="USD", validators=[validate_currency],
+        help_text="ISO 4217 code (USD, EUR, GBP...). Prices, invoices and payments are in it.")
+    billing_npi = models.CharField("clinic's NPI (group)", max_length=10, blank=True)
+    tax_id = models.CharField("clinic's tax id (EIN)", max_length=20, blank=True)
+
     two_factor_for_front_desk = models.BooleanField(
         "require two-factor sign-in for the front desk", default=False,
         help_text="Therapists, assistants and managers always need it; tick to require it for the front desk too.")

@@ -15,6 +15,8 @@ class Therapist(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="therapist")
     display_name = models.CharField(max_length=100)
     is_active = models.BooleanField(default=True)
+    npi = models.CharField("NPI", max_length=10, blank=True,
+                           help_text="The therapist's own National Provider Identifier, printed on superbills.")
 
     class Meta:
         ordering = ["display_name", "id"]

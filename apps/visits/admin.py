@@ -372,7 +372,8 @@ class VisitNoteAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
             request, note_id, title="Add a signed addendum", button="Sign the addendum", form_class=AddendumForm,
             act=lambda note, data: services.add_addendum(note=note, author=request.user, reason=data["reason"],
                                                          text=data["text"], password=data["password"],
-                                                         code=data["code"], request=request),
+                                                         code=data["code"], request=request,
+                                                         treatment_minutes=data["minutes"]),
             done="The addendum is signed and shown after the note.")
 
     def discard_view(self, request, note_id):
@@ -436,8 +437,9 @@ class VisitNoteAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
     def minutes_shown(self, note):
         if not note.treatment_minutes:
             return "-"
+        known = codes.procedures()
         return format_html_join("", "<div>{} {}: {} min</div>", (
-            (row["code"], codes.PROCEDURES[row["code"]].label if row["code"] in codes.PROCEDURES else "",
+            (row["code"], known[row["code"]].label if row["code"] in known else "",
              row["minutes"]) for row in note.treatment_minutes))
 
     @admin.display(description="goals")
@@ -459,7 +461,14 @@ class VisitNoteAdmin(AccessLoggedAdminMixin, SimpleHistoryAdmin):
         if not addenda:
             return "None."
         zone = clinic_zone()
+        def corrected(addendum):
+            if addendum.treatment_minutes is None:
+                return ""
+            rows = ", ".join(f"{row['code']} {row['minutes']} min" for row in addendum.treatment_minutes)
+            return f"Minutes corrected to: {rows or 'none'}."
+
         return format_html_join("", '<div class="addendum"><p><strong>{} · {}</strong> · reason: {}</p>'
-                                    '<p style="white-space: pre-wrap">{}</p></div>', (
-                                    (f"{a.signed_at.astimezone(zone):%d %b %Y %H:%M}", a.author, a.reason, a.text)
+                                    '<p style="white-space: pre-wrap">{}</p><p>{}</p></div>', (
+                                    (f"{a.signed_at.astimezone(zone):%d %b %Y %H:%M}", a.author, a.reason, a.text,
+                                     corrected(a))
                                     for a in addenda))

@@ -1,6 +1,6 @@
 """The code lists a plan of care and a visit note use (clinical-reference.md section 9).
 
-Pure data and checks, no Django: the curated ICD-10-CM diagnoses a migration loads, the
+Pure data and checks, no Django imports: the curated ICD-10-CM diagnoses a migration loads, the
 pattern any other ICD-10-CM code must match, and the CPT procedure codes a note records
 minutes against (timed codes in 15-minute units; evaluations untimed, one unit each).
 """
@@ -66,6 +66,24 @@ PROCEDURES: dict[str, Procedure] = {p.code: p for p in [
     Procedure("97535", "Self-care / home management training", timed=True),
 ]}
 
+# Other apps add the codes a clinic keeps (billing's table): ``register_procedure_source(fn)`` in their
+# ``AppConfig.ready()``, ``fn() -> {code: Procedure}``, asked each time a note's minutes are checked.
+_SOURCES: list = []
+
+
+def register_procedure_source(source) -> None:
+    if source not in _SOURCES:
+        _SOURCES.append(source)
+
+
+def procedures() -> dict[str, Procedure]:
+    """The codes a note may record minutes against: a registered source's (the clinic's table), else the defaults."""
+    found: dict[str, Procedure] = {}
+    for source in _SOURCES:
+        found.update(source())
+    return found or dict(PROCEDURES)
+
+
 MAX_MINUTES_PER_CODE = 240  # four hours of one procedure in one visit is a typo, not a visit
 
 
@@ -73,9 +91,10 @@ def minutes_problems(rows: list[dict]) -> dict[int, str]:
     """{row index: message} for treatment-minute rows that are not a known code with 1-240 minutes, once each."""
     problems: dict[int, str] = {}
     seen: set[str] = set()
+    known = procedures() if rows else {}
     for index, row in enumerate(rows):
         code, minutes = row.get("code"), row.get("minutes")
-        if code not in PROCEDURES:
+        if code not in known:
             problems[index] = f"{code!r} is not one of the procedure codes hipclinic records."
         elif code in seen:
             problems[index] = f"{code} is listed twice; add its minutes together."

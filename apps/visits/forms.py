@@ -101,8 +101,16 @@ class ConfirmIdentityForm(forms.Form):
 class AddendumForm(ConfirmIdentityForm):
     reason = forms.CharField(max_length=200, help_text="Why the signed note needs this (e.g. late entry, correction).")
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 100}), max_length=8000)
+    minutes = forms.CharField(
+        label="corrected treatment minutes", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 30}),
+        help_text="Only to correct the minutes: the whole corrected list, one line per code (“97110 23”). "
+                  "Left empty, the note's minutes stand.")
 
-    field_order = ["reason", "text", "password", "code"]
+    field_order = ["reason", "text", "minutes", "password", "code"]
+
+    def clean_minutes(self):
+        text = self.cleaned_data.get("minutes", "")
+        return parse_minutes(text) if text.strip() else None
 
 
 class PlanOfCareForm(forms.ModelForm):

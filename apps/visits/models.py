@@ -246,6 +246,10 @@ class Addendum(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=200)
     text = models.TextField(max_length=8000)
+    treatment_minutes = models.JSONField(
+        null=True, blank=True,
+        help_text="A correction of the note's minutes per procedure code (the whole corrected list); "
+                  "empty when the addendum changes no minutes.")
     signed_at = models.DateTimeField()
     content_hash = models.CharField(max_length=64)
 

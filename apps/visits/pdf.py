@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.assessments.models import MeasureKind
 from apps.ops.policy import clinic_policy
-from apps.visits.codes import PROCEDURES
+from apps.visits.codes import procedures
 from apps.visits.models import PlanDiagnosis, VisitNote
 from hipclinic.zones import clinic_zone
 
@@ -54,9 +54,9 @@ def diagnoses_when_signed(note: VisitNote) -> list:
 
 
 def treatment_rows(minutes: list[dict]) -> list[dict]:
-    rows = []
+    rows, known = [], procedures()
     for row in minutes:
-        procedure = PROCEDURES.get(row.get("code"))
+        procedure = known.get(row.get("code"))
         rows.append({"code": row.get("code"), "minutes": row.get("minutes"),
                      "label": procedure.label if procedure else "", "timed": bool(procedure and procedure.timed)})
     return rows

@@ -221,7 +221,8 @@ def check_hashes(*, chunk_size: int = 2000, on_mismatch: Callable[[str], None] |
         if content_hash(note_content(note)) != note.content_hash:
             found(f"visit note #{note.pk}")
     addenda = (Addendum.objects.select_related("note").order_by("pk")
-               .only("note__content_hash", "author_id", "reason", "text", "signed_at", "content_hash"))
+               .only("note__content_hash", "author_id", "reason", "text", "treatment_minutes", "signed_at",
+                     "content_hash"))
     for addendum in addenda.iterator(chunk_size=chunk_size):
         check.addenda += 1
         if content_hash(addendum_content(addendum)) != addendum.content_hash:

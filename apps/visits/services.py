@@ -24,7 +24,7 @@ from apps.patients.models import Patient, Referral
 from apps.prescriptions.models import Program
 from apps.scheduling.models import Appointment, AppointmentStatus
 from apps.scheduling.services import complete_appointment
-from apps.visits import codes, prefill
+from apps.visits import codes, prefill, signals
 from apps.visits.models import (
     REPORT_KINDS,
     THERAPIST_ONLY_KINDS,
@@ -368,6 +368,7 @@ def sign_note(*, note: VisitNote, signer: User, password: str, code: str = "", r
             plan.status, plan.discharged_on = PlanStatus.DISCHARGED, local_date(clinic_zone(), now)
             plan._history_user = signer
             plan.save()
+        signals.note_signed.send(sender=VisitNote, note=note)
     return note
 
 
@@ -398,14 +399,23 @@ def cosign_note(*, note: VisitNote, therapist: User, password: str, code: str = 
 
 
 def addendum_content(addendum: Addendum) -> dict:
-    return {"note": addendum.note_id, "note_hash": addendum.note.content_hash,
-            "author": addendum.author_id, "reason": addendum.reason, "text": addendum.text,
-            "signed_at": addendum.signed_at.isoformat()}
+    content = {"note": addendum.note_id, "note_hash": addendum.note.content_hash,
+               "author": addendum.author_id, "reason": addendum.reason, "text": addendum.text,
+               "signed_at": addendum.signed_at.isoformat()}
+    if addendum.treatment_minutes is not None:
+        content["treatment_minutes"] = addendum.treatment_minutes
+    return content
+
+
+def current_minutes(note: VisitNote) -> list[dict]:
+    """The note's minutes per code as last corrected: the latest addendum that corrects them, else the note's."""
+    corrected = [a for a in note.addenda.all() if a.treatment_minutes is not None]
+    return max(corrected, key=lambda a: (a.signed_at, a.pk)).treatment_minutes if corrected else note.treatment_minutes
 
 
 def add_addendum(*, note: VisitNote, author: User, reason: str, text: str, password: str, code: str = "",
-                 request=None, now: datetime | None = None) -> Addendum:
-    """Add a signed correction or late entry to a signed note."""
+                 request=None, now: datetime | None = None, treatment_minutes: list | None = None) -> Addendum:
+    """Add a signed correction or late entry to a signed note (``treatment_minutes``: the corrected list)."""
     now = now or timezone.now()
     if not author.has_role(Role.THERAPIST, Role.ASSISTANT):
         raise ValidationError("Only therapists and assistants add to visit notes.")
@@ -419,9 +429,14 @@ def add_addendum(*, note: VisitNote, author: User, reason: str, text: str, passw
         problems["text"] = "Write the addendum."
     if problems:
         raise ValidationError(problems)
-    addendum = Addendum(note=note, author=author, reason=reason[:200], text=text, signed_at=now)
+    if treatment_minutes is not None:
+        treatment_minutes = _checked_minutes(treatment_minutes)
+    addendum = Addendum(note=note, author=author, reason=reason[:200], text=text, signed_at=now,
+                        treatment_minutes=treatment_minutes)
     addendum.full_clean(exclude=["content_hash", "note", "author"])
     confirm_identity(user=author, password=password, code=code, request=request)
     addendum.content_hash = content_hash(addendum_content(addendum))
-    addendum.save()  # never updated after this (the trigger refuses it)
+    with transaction.atomic():
+        addendum.save()  # never updated after this (the trigger refuses it)
+        signals.addendum_signed.send(sender=Addendum, addendum=addendum)
     return addendum

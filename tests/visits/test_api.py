@@ -332,7 +332,8 @@ def test_treatment_minutes_and_text_are_checked_before_the_service(as_user, ther
     api = as_user(therapist)
 
     unknown = api.patch(note_url(draft), {"treatment_minutes": [{"code": "99999", "minutes": 10}]})
-    assert unknown.status_code == 400 and "code" in unknown.json()["treatment_minutes"]["0"]
+    assert unknown.status_code == 400
+    assert unknown.json()["treatment_minutes"] == ["'99999' is not one of the procedure codes hipclinic records."]
     twice = api.patch(note_url(draft), {"treatment_minutes": [{"code": "97110", "minutes": 10},
                                                               {"code": "97110", "minutes": 5}]})
     assert twice.status_code == 400

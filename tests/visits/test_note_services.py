@@ -186,3 +186,21 @@ def test_a_plan_cannot_start_at_the_ends_of_the_calendar(patient, therapist, pla
     with pytest.raises(ValidationError) as refused:
         plan_of_care(started_on=date.fromisoformat(started_on))
     assert "started_on" in refused.value.message_dict
+
+
+def test_an_addendum_may_correct_the_minutes_and_says_so_in_its_hash(patient, therapist, plan_of_care, visit):
+    plan_of_care()
+    note = services.start_note(appointment=visit(), author=therapist)
+    services.save_note(note=note, edited_by=therapist, treatment_minutes=[{"code": "97110", "minutes": 23}])
+    note = services.sign_note(note=note, signer=therapist, password=PASSWORD)
+    with pytest.raises(ValidationError):
+        services.add_addendum(note=note, author=therapist, reason="Minutes", text="x", password=PASSWORD,
+                              treatment_minutes=[{"code": "97110", "minutes": -3}])
+
+    services.add_addendum(note=note, author=therapist, reason="Minutes were wrong", text="33, not 23.",
+                          password=PASSWORD, treatment_minutes=[{"code": "97110", "minutes": 33}])
+
+    note.refresh_from_db()
+    assert note.treatment_minutes == [{"code": "97110", "minutes": 23}]  # the signed note never changes
+    assert services.current_minutes(note) == [{"code": "97110", "minutes": 33}]
+    assert selectors.hash_mismatches() == []

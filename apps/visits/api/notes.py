@@ -39,8 +39,8 @@ class SignatureSerializer(serializers.Serializer):
 
 
 class TreatmentMinutesSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[(p.code, p.label) for p in codes.PROCEDURES.values()],
-                                   help_text="A CPT procedure code.")
+    code = serializers.CharField(max_length=8, help_text="A procedure code of the clinic's table (the CPT codes of "
+                                                         "clinical-reference.md section 9 and any the clinic added).")
     minutes = serializers.IntegerField(min_value=1, max_value=codes.MAX_MINUTES_PER_CODE)
 
 
