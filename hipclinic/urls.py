@@ -46,6 +46,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("desk/", include("apps.desk.urls")),
     path("chart/", include("apps.chart.urls")),
+    path("billing/", include("apps.billing.urls")),
     path("email/", include("apps.notifications.urls")),
     path("booking/", include("apps.scheduling.urls")),
     path("intake/", include("apps.assessments.urls")),

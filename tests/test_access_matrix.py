@@ -64,6 +64,14 @@ ADMIN = {
     "/admin/visits/planofcare/": CLINICAL,
     "/admin/visits/visitnote/": CLINICAL,
     "/admin/visits/diagnosiscode/": CLINICAL,
+    # Billing: the desk sees amounts, codes, invoices and payments and records who pays; therapists see
+    # their own charges and the codes; managers keep codes and payers; assistants see none of it.
+    "/admin/billing/billingcode/": {DESK, THERAPIST, MANAGER},
+    "/admin/billing/payer/": {DESK, MANAGER},
+    "/admin/billing/coverage/": {DESK, MANAGER},
+    "/admin/billing/charge/": {DESK, THERAPIST, MANAGER},
+    "/admin/billing/invoice/": {DESK, MANAGER},
+    "/admin/billing/payment/": {DESK, MANAGER},
 }
 
 DESK_PAGES = {
@@ -72,6 +80,7 @@ DESK_PAGES = {
     "/desk/patients/": NOT_ASSISTANT,
     "/desk/patients/new/": NOT_ASSISTANT,
     "/desk/waitlist/": NOT_ASSISTANT,
+    "/billing/": {DESK, MANAGER},  # open invoices (a patient's billing page: test_access_every_route.py)
 }
 
 

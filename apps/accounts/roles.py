@@ -61,6 +61,30 @@ _VISIT_MODELS = ["visits.planofcare", "visits.plandiagnosis", "visits.plangoal",
 _VISIT_HISTORY = ["visits.historicalplanofcare", "visits.historicalplandiagnosis", "visits.historicalplangoal",
                   "visits.historicalcertification", "visits.historicalvisitnote"]
 
+# Billing (issue 13). The front desk sees amounts, codes, invoices and payments (never a note's
+# content or the plan's diagnoses), makes invoices and records payments on the desk's billing
+# page, and records who pays for an episode. Therapists read the charges of their own notes (the
+# admin filters the list) and the code table. Managers keep the codes and the payers' fee
+# schedules and read everything. Nobody deletes: codes and payers are retired, charges voided.
+_BILLING_READ = ["billing.charge", "billing.chargeline", "billing.invoice", "billing.payment", "billing.payer",
+                 "billing.billingcode"]
+_BILLING_HISTORY = ["billing.historicalbillingcode", "billing.historicalpayer",
+                    "billing.historicalfeescheduleentry", "billing.historicalcoverage", "billing.historicalcharge",
+                    "billing.historicalinvoice", "billing.historicalpayment"]
+_BILLING_DESK = [
+    *[perm for model in _BILLING_READ for perm in _crud(model, "view")],
+    *_crud("billing.invoice", "add"),
+    *_crud("billing.payment", "add"),
+    *_crud("billing.coverage", "view", "add", "change"),
+]
+_BILLING_MANAGER = [
+    *_BILLING_DESK,
+    *_crud("billing.billingcode", "add", "change"),
+    *_crud("billing.payer", "add", "change"),
+    *_crud("billing.feescheduleentry", "view", "add", "change"),
+    *[perm for model in _BILLING_HISTORY for perm in _crud(model, "view")],
+]
+
 # What an assistant reads to treat a patient on a plan; they never prescribe or assess.
 _ASSISTANT = [
     *_crud("patients.patient", "view"),
@@ -80,7 +104,7 @@ _ASSISTANT = [
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.FRONT_DESK: [*_DESK],
+    Role.FRONT_DESK: [*_DESK, *_BILLING_DESK],
     Role.THERAPIST: [
         *_DESK,
         "patients.view_red_flag_screen",
@@ -95,6 +119,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *[perm for model in _VISIT_MODELS for perm in _crud(model, "view", "add", "change")],
         *[perm for model in _VISIT_HISTORY for perm in _crud(model, "view")],
         *_crud("visits.diagnosiscode", "view", "add", "change"),
+        *_crud("billing.charge", "view"),  # their own notes' charges only (the admin filters the list)
+        *_crud("billing.chargeline", "view"),
+        *_crud("billing.billingcode", "view"),
     ],
     Role.ASSISTANT: _ASSISTANT,
     Role.CLINIC_MANAGER: [
@@ -118,6 +145,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         # Managers add and deactivate staff.
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),
+        *_BILLING_MANAGER,
     ],
 }
 

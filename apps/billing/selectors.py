@@ -50,3 +50,21 @@ def uninvoiced_charges(patient: Patient) -> QuerySet:
     """Active charges with a patient share, not on an invoice yet (what the desk can invoice)."""
     return (Charge.objects.filter(patient=patient, status=ChargeStatus.ACTIVE, invoice_line__isnull=True,
                                   patient_share__gt=0).order_by("date_of_service", "id"))
+
+
+def patient_charges(patient: Patient) -> QuerySet:
+    """The patient's charges (void ones too, marked), with lines and invoice: three queries whatever their number."""
+    return (Charge.objects.filter(patient=patient).select_related("payer", "invoice_line__invoice")
+            .prefetch_related("lines").order_by("-date_of_service", "-id"))
+
+
+def patient_invoices(patient: Patient) -> QuerySet:
+    return Invoice.objects.filter(patient=patient).order_by("-issued_on", "-id")
+
+
+def patient_payments(patient: Patient) -> QuerySet:
+    return Payment.objects.filter(patient=patient).select_related("invoice").order_by("-received_on", "-id")
+
+
+def open_invoices() -> QuerySet:
+    return Invoice.objects.filter(status=InvoiceStatus.OPEN).select_related("patient").order_by("issued_on", "id")

@@ -17,6 +17,7 @@ from apps.billing.models import (
     ChargeLine,
     ChargeStatus,
     Coverage,
+    FeeScheduleEntry,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -192,3 +193,63 @@ def record_payment(*, patient: Patient, amount: Decimal, method: str, recorded_b
                 invoice._history_user = recorded_by
                 invoice.save(update_fields=["status"])
     return payment
+
+
+# ---------------------------------------------------------------------------- the clinic's tables
+
+
+def _history_by(instance, user: User) -> None:
+    instance._history_user = user
+
+
+def save_billing_code(*, code: BillingCode, by: User) -> BillingCode:
+    """Add or change one of the clinic's codes (never deleted: charges name it; retire it by unticking active)."""
+    code.code = code.code.strip().upper()
+    code.full_clean()
+    _history_by(code, by)
+    code.save()
+    return code
+
+
+def save_payer(*, payer: Payer, fees: list[FeeScheduleEntry] | None, by: User) -> Payer:
+    """Add or change a payer and the prices of its fee schedule, all or nothing.
+
+    Charges copy the price of their date of service, so a new dated price never changes a charge
+    already made; one price per code and date.
+    """
+    problems: dict[str, list[str]] = {}
+    try:
+        payer.full_clean()
+    except ValidationError as error:
+        problems.update(error.message_dict)
+    seen: set[tuple[int, date]] = set()
+    for fee in fees or []:
+        key = (fee.code_id, fee.effective_from)
+        if key in seen:
+            problems.setdefault("fees", []).append(
+                f"Two prices for {fee.code.code} from {fee.effective_from:%Y-%m-%d}: keep one.")
+        seen.add(key)
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        _history_by(payer, by)
+        payer.save()
+        for fee in fees or []:
+            fee.payer = payer
+            fee.full_clean()
+            _history_by(fee, by)
+            fee.save()
+    return payer
+
+
+def set_coverage(*, coverage: Coverage, by: User) -> Coverage:
+    """Record who pays for an episode (its plan of care): the payer, member id and the patient's share.
+
+    Charges already made keep their payer; a clinic that wants them under the new payer re-bills them.
+    """
+    if coverage.payer_id and coverage.payer.kind == PayerKind.SELF_PAY:
+        coverage.patient_share_percent = 100
+    coverage.full_clean()
+    _history_by(coverage, by)
+    coverage.save()
+    return coverage
