@@ -110,9 +110,9 @@ def test_the_billing_page_reads_in_a_fixed_number_of_queries(client, frontdesk, 
     client.force_login(frontdesk)
     client.get(f"/billing/patients/{patient.pk}/")  # warm the session and the policy cache
 
-    # Session, user, groups (role), policy, patient; balance (invoices, payments); permissions x2 (the nav);
+    # Session, user, groups (role), policy, patient; balance (invoices, payments);
     # charges + lines; the invoice form's exists(), its charges + lines; open invoices (payment form);
     # invoices; payments; the session's save (3 with its savepoint): the same at any number of visits.
-    with django_assert_num_queries(20):
+    with django_assert_num_queries(18):
         response = client.get(f"/billing/patients/{patient.pk}/")
     assert response.status_code == 200
