@@ -212,8 +212,8 @@ def send_superbill(*, patient: Patient, start: date, end: date, sent_by: User) -
     charges = list(selectors.active_charges_between(patient=patient, start=start, end=end))
     if not charges:
         raise ValidationError({"start": "No billed visit in this period."})
-    with transaction.atomic():
-        row = emails.queue_superbill(patient=patient, start=start, end=end, charges=charges)
+    # No transaction of its own: the PDF (most of a second) renders outside any lock; the outbox row is one INSERT.
+    row = emails.queue_superbill(patient=patient, start=start, end=end, charges=charges)
     log.info("superbill %s patient=%s visits=%d by=%s", "queued" if row else "already queued", patient.pk,
              len(charges), sent_by.pk)
     return row
