@@ -50,3 +50,23 @@ def uninvoiced_charges(patient: Patient) -> QuerySet:
     """Active charges with a patient share, not on an invoice yet (what the desk can invoice)."""
     return (Charge.objects.filter(patient=patient, status=ChargeStatus.ACTIVE, invoice_line__isnull=True,
                                   patient_share__gt=0).order_by("date_of_service", "id"))
+
+
+
+def _superbill_shape(queryset: QuerySet) -> QuerySet:
+    # What the superbill reads of each charge, in a fixed number of queries whatever the visits.
+    return (queryset.select_related("payer", "note__appointment__therapist", "therapist__therapist",
+                                    "note__cosigned_by__therapist")
+            .prefetch_related("lines", "therapist__groups", "note__cosigned_by__groups")
+            .order_by("date_of_service", "id"))
+
+
+def active_charges_between(*, patient: Patient, start: date, end: date) -> QuerySet:
+    """The patient's active charges with a date of service in [start, end], oldest first (a period's superbill)."""
+    return _superbill_shape(Charge.objects.filter(patient=patient, status=ChargeStatus.ACTIVE,
+                                                  date_of_service__gte=start, date_of_service__lte=end))
+
+
+def active_charge_of(note) -> QuerySet:
+    """The note's active charge (none or one), shaped like ``active_charges_between`` (a visit's superbill)."""
+    return _superbill_shape(Charge.objects.filter(note=note, status=ChargeStatus.ACTIVE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -10,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.billing import selectors, units
+from apps.billing import emails, selectors, units
 from apps.billing.models import (
     BillingCode,
     Charge,
@@ -26,11 +27,14 @@ from apps.billing.models import (
     PayerKind,
     Payment,
 )
+from apps.notifications.models import OutboxEmail
 from apps.ops.policy import clinic_policy
 from apps.patients.models import Patient
 from apps.visits.models import VisitNote
 from apps.visits.services import current_minutes
 from hipclinic.zones import clinic_zone, local_date
+
+log = logging.getLogger("hipclinic.billing")
 
 CENT = Decimal("0.01")
 MAX_POINTERS = 4  # a claim line points at up to four diagnoses
@@ -195,6 +199,7 @@ def record_payment(*, patient: Patient, amount: Decimal, method: str, recorded_b
                 invoice.status = InvoiceStatus.PAID
                 invoice._history_user = recorded_by
                 invoice.save(update_fields=["status"])
+        emails.queue_receipt(payment)  # in the same transaction: no payment without its receipt, nor the reverse
     return payment
 
 
@@ -244,3 +249,23 @@ def add_fee(*, payer: Payer, code: BillingCode, effective_from: date, price: Dec
         raise ValidationError({"effective_from": f"{payer} already has a price for {code.code} from that date."}) \
             from None
     return entry
+
+
+# ---------------------------------------------------------------------------- superbills
+
+
+def send_superbill(*, patient: Patient, start: date, end: date, sent_by: User) -> OutboxEmail | None:
+    """E-mail the patient the superbill of their billed visits in [start, end]; None if the same one was queued."""
+    if end < start:
+        raise ValidationError({"end": "The period ends before it starts."})
+    if not patient.can_receive_email:
+        raise ValidationError({"patient": "This patient has no e-mail address or has not agreed to e-mail: "
+                                          "print the superbill instead."})
+    charges = list(selectors.active_charges_between(patient=patient, start=start, end=end))
+    if not charges:
+        raise ValidationError({"start": "No billed visit in this period."})
+    # No transaction of its own: the PDF (most of a second) renders outside any lock; the outbox row is one INSERT.
+    row = emails.queue_superbill(patient=patient, start=start, end=end, charges=charges)
+    log.info("superbill %s patient=%s visits=%d by=%s", "queued" if row else "already queued", patient.pk,
+             len(charges), sent_by.pk)
+    return row

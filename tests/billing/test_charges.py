@@ -88,3 +88,23 @@ def test_nothing_is_charged_for_a_draft(self_pay, plan_of_care, visit, therapist
     with pytest.raises(ValidationError):
         services.bill_note(note=note)
     assert not Charge.objects.exists()
+
+
+@pytest.mark.parametrize("codes", [1, 6])
+def test_billing_a_note_takes_the_same_few_queries_whatever_the_number_of_codes(self_pay, plan_of_care, visit,
+                                                                                therapist, codes,
+                                                                                django_assert_num_queries):
+    plan_of_care()
+    minutes = [{"code": code, "minutes": 10} for code in ["97110", "97112", "97116", "97140", "97530", "97535"]]
+    note = visit_services.start_note(appointment=visit(), author=therapist)
+    visit_services.save_note(note=note, edited_by=therapist, treatment_minutes=minutes[:codes])
+    note.signed_at, note.signed_by = note.created_at, therapist  # signed (the service's write is tested above)
+    from apps.ops.policy import clinic_policy
+
+    clinic_policy()
+    # active charge?, revision count, savepoint, coverage, self-pay payer, addenda (corrected minutes?), codes,
+    # prices, diagnoses, the charge and its history row, its lines (one INSERT), release
+    with django_assert_num_queries(13):
+        charge = services.bill_note(note=note)
+    # 10 minutes each: one code makes 1 unit; six make 60 minutes, 4 units, to four of the codes (the rest 0).
+    assert charge.lines.count() == {1: 1, 6: 4}[codes]
