@@ -31,6 +31,12 @@ API = {
     "/api/v1/programs/": CLINICAL,
     "/api/v1/plans-of-care/": CLINICAL,
     "/api/v1/visit-notes/": CLINICAL,
+    # Billing: never assistants; invoices and payments are the desk's and managers'.
+    "/api/v1/charges/": NOT_ASSISTANT,
+    "/api/v1/invoices/": {DESK, MANAGER},
+    "/api/v1/payments/": {DESK, MANAGER},
+    "/api/v1/payers/": NOT_ASSISTANT,
+    "/api/v1/billing-codes/": NOT_ASSISTANT,
 }
 
 ADMIN = {

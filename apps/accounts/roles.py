@@ -79,8 +79,32 @@ _ASSISTANT = [
     *_crud("visits.diagnosiscode", "view"),
 ]
 
+# Billing (issue 13). The front desk sees amounts, invoices and payments and records the last two,
+# never note content (a charge names its note by id only); therapists read their own charges (the
+# API narrows the list to them); managers keep the code table, payers and fee schedules; assistants
+# see nothing of billing.
+_BILLING_DESK = [
+    *_crud("billing.charge", "view"),
+    *_crud("billing.invoice", "view", "add"),
+    *_crud("billing.payment", "view", "add"),
+    *_crud("billing.payer", "view"),
+    *_crud("billing.feescheduleentry", "view"),
+    *_crud("billing.billingcode", "view"),
+]
+_BILLING_THERAPIST = [
+    *_crud("billing.charge", "view"),
+    *_crud("billing.payer", "view"),
+    *_crud("billing.billingcode", "view"),
+]
+_BILLING_MANAGER = [
+    *_BILLING_DESK,
+    *_crud("billing.billingcode", "add", "change"),
+    *_crud("billing.payer", "add", "change"),
+    *_crud("billing.feescheduleentry", "add"),  # a new price is a new dated entry, never an edit
+]
+
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.FRONT_DESK: [*_DESK],
+    Role.FRONT_DESK: [*_DESK, *_BILLING_DESK],
     Role.THERAPIST: [
         *_DESK,
         "patients.view_red_flag_screen",
@@ -95,6 +119,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *[perm for model in _VISIT_MODELS for perm in _crud(model, "view", "add", "change")],
         *[perm for model in _VISIT_HISTORY for perm in _crud(model, "view")],
         *_crud("visits.diagnosiscode", "view", "add", "change"),
+        *_BILLING_THERAPIST,
     ],
     Role.ASSISTANT: _ASSISTANT,
     Role.CLINIC_MANAGER: [
@@ -118,6 +143,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         # Managers add and deactivate staff.
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),
+        *_BILLING_MANAGER,
     ],
 }
 

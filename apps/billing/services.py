@@ -18,6 +18,7 @@ from apps.billing.models import (
     ChargeLine,
     ChargeStatus,
     Coverage,
+    FeeScheduleEntry,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -170,9 +171,12 @@ def create_invoice(*, patient: Patient, charges, created_by: User, issued_on: da
 
 def record_payment(*, patient: Patient, amount: Decimal, method: str, recorded_by: User,
                    received_on: date | None = None, invoice: Invoice | None = None, as_credit: bool = False,
-                   reference: str = "") -> Payment:
+                   reference: str = "", currency: str | None = None) -> Payment:
     """Record money received (no card processing): more than the balance only when kept as credit."""
-    currency = clinic_policy().currency
+    clinic_currency = clinic_policy().currency
+    if currency is not None and currency != clinic_currency:
+        raise ValidationError({"currency": f"The clinic takes payments in {clinic_currency}."})
+    currency = clinic_currency
     payment = Payment(patient=patient, invoice=invoice, amount=amount, currency=currency, method=method,
                       received_on=received_on or local_date(clinic_zone()), is_credit=as_credit,
                       reference=reference, recorded_by=recorded_by)
@@ -197,6 +201,54 @@ def record_payment(*, patient: Patient, amount: Decimal, method: str, recorded_b
                 invoice.save(update_fields=["status"])
         emails.queue_receipt(payment)  # in the same transaction: no payment without its receipt, nor the reverse
     return payment
+
+
+# ---------------------------------------------------------------------------- the code table, payers, prices
+
+
+def save_billing_code(*, changed_by: User, billing_code: BillingCode | None = None, **fields) -> BillingCode:
+    """Add a code to the clinic's table or change one (its code never changes: charges name it)."""
+    billing_code = billing_code or BillingCode()
+    for name, value in fields.items():
+        setattr(billing_code, name, value)
+    billing_code.full_clean()
+    billing_code._history_user = changed_by
+    billing_code.save()
+    return billing_code
+
+
+def save_payer(*, changed_by: User, payer: Payer | None = None, **fields) -> Payer:
+    """Add a payer or change one; its currency is fixed once it has prices or charges."""
+    if payer is not None and fields.get("currency", payer.currency) != payer.currency and (
+            payer.fees.exists() or payer.charges.exists()):
+        raise ValidationError({"currency": "This payer has prices or charges in "
+                                           f"{payer.currency}: add a new payer for another currency."})
+    payer = payer or Payer()
+    for name, value in fields.items():
+        setattr(payer, name, value)
+    payer.full_clean()
+    payer._history_user = changed_by
+    payer.save()
+    return payer
+
+
+def add_fee(*, payer: Payer, code: BillingCode, effective_from: date, price: Decimal, currency: str,
+            added_by: User) -> FeeScheduleEntry:
+    """A payer's price for a code from a date on, in the payer's currency (never edited: a change is a new date)."""
+    if currency != payer.currency:
+        raise ValidationError({"currency": f"{payer} is billed in {payer.currency}: give the price in it."})
+    entry = FeeScheduleEntry(payer=payer, code=code, effective_from=effective_from, price=price)
+    entry.full_clean(validate_unique=False, validate_constraints=False)
+    if FeeScheduleEntry.objects.filter(payer=payer, code=code, effective_from=effective_from).exists():
+        raise ValidationError({"effective_from": f"{payer} already has a price for {code.code} from that date."})
+    entry._history_user = added_by
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        raise ValidationError({"effective_from": f"{payer} already has a price for {code.code} from that date."}) \
+            from None
+    return entry
 
 
 # ---------------------------------------------------------------------------- superbills
