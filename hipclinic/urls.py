@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts import api as accounts_api
 from apps.accounts import views as accounts_views
 from apps.assessments import api as assessments_api
+from apps.billing import api as billing_api
 from apps.ops import views as ops_views
 from apps.patients import api as patients_api
 from apps.prescriptions import api as prescriptions_api
@@ -31,6 +32,11 @@ router.register("exercises", prescriptions_api.ExerciseViewSet, basename="exerci
 router.register("programs", prescriptions_api.ProgramViewSet, basename="program")
 router.register("plans-of-care", plans_api.PlanOfCareViewSet, basename="plan-of-care")
 router.register("visit-notes", notes_api.VisitNoteViewSet, basename="visit-note")
+router.register("charges", billing_api.ChargeViewSet, basename="charge")
+router.register("invoices", billing_api.InvoiceViewSet, basename="invoice")
+router.register("payments", billing_api.PaymentViewSet, basename="payment")
+router.register("payers", billing_api.PayerViewSet, basename="payer")
+router.register("billing-codes", billing_api.BillingCodeViewSet, basename="billing-code")
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="api-token"),

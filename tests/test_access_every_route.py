@@ -92,6 +92,18 @@ ROUTES = {
     **{f"visit-note-{action}": {"POST": {THERAPIST, ASSISTANT}} for action in ("sign", "cosign")},
     "visit-note-addenda": {"GET": CLINICAL_READERS, "POST": {THERAPIST, ASSISTANT}},
     "visit-note-pdf": {"GET": CLINICAL_READERS},
+    # Billing: the front desk sees amounts, invoices and payments and records the last two; therapists read
+    # their own charges (another's is a 403, as here) and the payers and codes; managers keep payers, prices
+    # and codes; assistants see nothing of billing. The exports answer 400 here (no dates) to those who may.
+    "charge-list": {"GET": STAFF}, "charge-detail": {"GET": {DESK, MANAGER}},
+    "charge-export": {"GET": {DESK, MANAGER}},
+    "invoice-list": {"GET": {DESK, MANAGER}, "POST": {DESK, MANAGER}}, "invoice-detail": {"GET": {DESK, MANAGER}},
+    "payment-list": {"GET": {DESK, MANAGER}, "POST": {DESK, MANAGER}}, "payment-detail": {"GET": {DESK, MANAGER}},
+    "payment-export": {"GET": {DESK, MANAGER}},
+    "payer-list": {"GET": STAFF, "POST": {MANAGER}}, "payer-detail": {"GET": STAFF, "PATCH": {MANAGER}},
+    "payer-fees": {"GET": {DESK, MANAGER}, "POST": {MANAGER}},
+    "billing-code-list": {"GET": STAFF, "POST": {MANAGER}},
+    "billing-code-detail": {"GET": STAFF, "PATCH": {MANAGER}},
     # One's own two-factor sign-in: set it up, see new recovery codes once, make new ones or move phones.
     "two_factor": {"GET": READERS, "POST": READERS},
     "two_factor_enrol": {"GET": READERS, "POST": READERS},
@@ -170,18 +182,21 @@ def objects(db, prescribe):
     note = visit_services.sign_note(note=note, signer=plan_therapist, password=PASSWORD)
     visit_services.add_addendum(note=note, author=plan_therapist, reason="Late entry", text="Ice 10 min.",
                                 password=PASSWORD)
-    # Billing: the note's charge (made at signing), who pays for the episode, an invoice and a payment.
+    # Billing: the note's charge (signing billed it), who pays for the episode, an invoice and a payment.
     from apps.billing import services as billing_services
-    from apps.billing.models import Charge, Coverage, Payer
+    from apps.billing.models import BillingCode, Charge, Coverage, Payer
 
+    charge = Charge.objects.get(note=note)
     billing_services.set_coverage(coverage=Coverage(plan=plan, payer=Payer.objects.get(kind="self_pay")),
                                   by=plan_therapist)
-    invoice = billing_services.create_invoice(patient=patient, charges=[Charge.objects.get(note=note)],
-                                              created_by=plan_therapist)
-    billing_services.record_payment(patient=patient, amount=Decimal("10.00"), method="cash", invoice=invoice,
-                                    as_credit=True, recorded_by=plan_therapist)
+    desk = UserFactory(role=DESK)
+    invoice = billing_services.create_invoice(patient=patient, charges=[charge], created_by=desk)
+    payment = billing_services.record_payment(patient=patient, amount=Decimal("5.00"), method="cash",
+                                              recorded_by=desk, invoice=invoice, as_credit=True)
     return {
         "plans-of-care": plan.pk, "visit-notes": note.pk,
+        "charges": charge.pk, "invoices": invoice.pk, "payments": payment.pk,
+        "payers": Payer.objects.first().pk, "billing-codes": BillingCode.objects.first().pk,
         "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08",
         "users": therapist_user.pk, "therapists": TherapistFactory().pk, "patients": patient.pk,
         "referrals": referral.pk, "appointments": appointment.pk, "waitlist": waitlist.pk,

@@ -31,6 +31,12 @@ API = {
     "/api/v1/programs/": CLINICAL,
     "/api/v1/plans-of-care/": CLINICAL,
     "/api/v1/visit-notes/": CLINICAL,
+    # Billing: never assistants; invoices and payments are the desk's and managers'.
+    "/api/v1/charges/": NOT_ASSISTANT,
+    "/api/v1/invoices/": {DESK, MANAGER},
+    "/api/v1/payments/": {DESK, MANAGER},
+    "/api/v1/payers/": NOT_ASSISTANT,
+    "/api/v1/billing-codes/": NOT_ASSISTANT,
 }
 
 ADMIN = {
@@ -67,7 +73,7 @@ ADMIN = {
     # Billing: the desk sees amounts, codes, invoices and payments and records who pays; therapists see
     # their own charges and the codes; managers keep codes and payers; assistants see none of it.
     "/admin/billing/billingcode/": {DESK, THERAPIST, MANAGER},
-    "/admin/billing/payer/": {DESK, MANAGER},
+    "/admin/billing/payer/": {DESK, THERAPIST, MANAGER},
     "/admin/billing/coverage/": {DESK, MANAGER},
     "/admin/billing/charge/": {DESK, THERAPIST, MANAGER},
     "/admin/billing/invoice/": {DESK, MANAGER},

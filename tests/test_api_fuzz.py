@@ -35,6 +35,7 @@ import io
 import json
 import re
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from time import perf_counter
 
 import pytest
@@ -55,6 +56,8 @@ from werkzeug.test import Client as WerkzeugClient
 
 from apps.accounts.models import User
 from apps.assessments.models import Assessment, OutcomeMeasure
+from apps.billing import services as billing_services
+from apps.billing.models import BillingCode, Charge, Invoice, Payer, Payment
 from apps.patients import services as patient_services
 from apps.patients.models import Patient, Referral
 from apps.prescriptions.models import Exercise, Program, ProgramItem
@@ -130,7 +133,17 @@ def clinic(db):
     note = visit_services.sign_note(note=notes[0], signer=theo.user, password="fuzzing-demo-pass")
     visit_services.add_addendum(note=note, author=theo.user, reason="Late entry", text="Ice 10 minutes.",
                                 password="fuzzing-demo-pass")
+    # Its charge (signing billed it) on an invoice, part paid.
+    invoice = billing_services.create_invoice(patient=plan.patient, charges=list(Charge.objects.all()),
+                                              created_by=desk)
+    billing_services.record_payment(patient=plan.patient, amount=Decimal("5.00"), method="cash", recorded_by=desk,
+                                    invoice=invoice, as_credit=True)
     return {
+        "charge": list(Charge.objects.values_list("pk", flat=True)),
+        "invoice": list(Invoice.objects.values_list("pk", flat=True)),
+        "payment": list(Payment.objects.values_list("pk", flat=True)),
+        "payer": list(Payer.objects.values_list("pk", flat=True)),
+        "billing_code": list(BillingCode.objects.values_list("pk", flat=True)),
         "patient": list(Patient.objects.values_list("pk", flat=True)),
         "referral": list(Referral.objects.values_list("pk", flat=True)),
         "appointment": list(Appointment.objects.values_list("pk", flat=True)),
@@ -161,12 +174,13 @@ def free_starts(now: datetime) -> list[str]:
 ID_OF_PATH = {"patients": "patient", "referrals": "referral", "appointments": "appointment",
               "waitlist": "waitlist", "therapists": "therapist", "users": "user", "assessments": "assessment",
               "outcome-measures": "outcome", "exercises": "exercise", "programs": "program",
-              "plans-of-care": "plan", "visit-notes": "note"}
+              "plans-of-care": "plan", "visit-notes": "note", "charges": "charge", "invoices": "invoice",
+              "payments": "payment", "payers": "payer", "billing-codes": "billing_code"}
 # Parameters (in the query or body) that name a record, wherever they appear.
 NAMED_RECORDS = {"patient": "patient", "therapist": "therapist", "appointment": "appointment",
                  "current_appointment": "appointment", "assessment": "assessment",
                  "source_assessment": "assessment", "kind": "kind_slug", "items[*].exercise": "exercise_slug",
-                 "plan_of_care": "plan", "author": "user",
+                 "plan_of_care": "plan", "author": "user", "invoice": "invoice", "payer": "payer",
                  "start": "start", "first_start": "start", "earliest": "date", "latest": "date"}
 
 

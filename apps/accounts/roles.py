@@ -62,26 +62,36 @@ _VISIT_HISTORY = ["visits.historicalplanofcare", "visits.historicalplandiagnosis
                   "visits.historicalcertification", "visits.historicalvisitnote"]
 
 # Billing (issue 13). The front desk sees amounts, codes, invoices and payments (never a note's
-# content or the plan's diagnoses), makes invoices and records payments on the desk's billing
-# page, and records who pays for an episode. Therapists read the charges of their own notes (the
-# admin filters the list) and the code table. Managers keep the codes and the payers' fee
-# schedules and read everything. Nobody deletes: codes and payers are retired, charges voided.
-_BILLING_READ = ["billing.charge", "billing.chargeline", "billing.invoice", "billing.payment", "billing.payer",
-                 "billing.billingcode"]
+# content or the plan's diagnoses: a charge names its note by id only), makes invoices and records
+# payments on the desk's billing page, and records who pays for an episode. Therapists read the
+# charges of their own notes (the admin and the API narrow the list to them), the payers and the
+# code table. Managers keep the code table, payers and fee schedules and read everything, with
+# history. Assistants see nothing of billing. Nobody deletes: codes and payers are retired,
+# charges voided; a new price is a new dated entry, never an edit.
 _BILLING_HISTORY = ["billing.historicalbillingcode", "billing.historicalpayer",
                     "billing.historicalfeescheduleentry", "billing.historicalcoverage", "billing.historicalcharge",
                     "billing.historicalinvoice", "billing.historicalpayment"]
 _BILLING_DESK = [
-    *[perm for model in _BILLING_READ for perm in _crud(model, "view")],
-    *_crud("billing.invoice", "add"),
-    *_crud("billing.payment", "add"),
+    *_crud("billing.charge", "view"),
+    *_crud("billing.chargeline", "view"),
+    *_crud("billing.invoice", "view", "add"),
+    *_crud("billing.payment", "view", "add"),
+    *_crud("billing.payer", "view"),
+    *_crud("billing.feescheduleentry", "view"),
+    *_crud("billing.billingcode", "view"),
     *_crud("billing.coverage", "view", "add", "change"),
+]
+_BILLING_THERAPIST = [
+    *_crud("billing.charge", "view"),
+    *_crud("billing.chargeline", "view"),
+    *_crud("billing.payer", "view"),
+    *_crud("billing.billingcode", "view"),
 ]
 _BILLING_MANAGER = [
     *_BILLING_DESK,
     *_crud("billing.billingcode", "add", "change"),
     *_crud("billing.payer", "add", "change"),
-    *_crud("billing.feescheduleentry", "view", "add", "change"),
+    *_crud("billing.feescheduleentry", "add"),
     *[perm for model in _BILLING_HISTORY for perm in _crud(model, "view")],
 ]
 
@@ -119,9 +129,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *[perm for model in _VISIT_MODELS for perm in _crud(model, "view", "add", "change")],
         *[perm for model in _VISIT_HISTORY for perm in _crud(model, "view")],
         *_crud("visits.diagnosiscode", "view", "add", "change"),
-        *_crud("billing.charge", "view"),  # their own notes' charges only (the admin filters the list)
-        *_crud("billing.chargeline", "view"),
-        *_crud("billing.billingcode", "view"),
+        *_BILLING_THERAPIST,
     ],
     Role.ASSISTANT: _ASSISTANT,
     Role.CLINIC_MANAGER: [

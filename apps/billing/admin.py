@@ -10,8 +10,11 @@ charges of their own notes only.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.forms.models import BaseInlineFormSet
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -70,14 +73,28 @@ class BillingCodeAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # charges name their codes: retire one by unticking "active"
 
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []  # charges name their code
+
     def save_model(self, request, obj, form, change):
-        services.save_billing_code(code=obj, by=request.user)
+        services.save_billing_code(billing_code=obj, changed_by=request.user)
 
 
 class FeeFormSet(BaseInlineFormSet):
-    def fees(self) -> list[FeeScheduleEntry]:
-        return [form.instance for form in self.forms
+    def new_fees(self) -> list[dict]:
+        """The prices added on this page (existing prices are never edited: a change is a new date)."""
+        return [form.cleaned_data for form in self.extra_forms
                 if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("code")]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors) or self.instance.pk is None:
+            return
+        for row in self.new_fees():
+            if FeeScheduleEntry.objects.filter(payer=self.instance, code=row["code"],
+                                               effective_from=row["effective_from"]).exists():
+                raise ValidationError(f"There is a price for {row['code'].code} from "
+                                      f"{row['effective_from']:%Y-%m-%d} already.")
 
 
 class FeeScheduleInline(admin.TabularInline):
@@ -104,8 +121,24 @@ class PayerAdmin(WrittenByService, SimpleHistoryAdmin):
         return False  # charges and coverages name their payer: retire one by unticking "active"
 
     def write(self, request, form, formsets, change):
-        fees = next((f for f in formsets if isinstance(f, FeeFormSet)), None)
-        services.save_payer(payer=form.instance, fees=fees.fees() if fees is not None else None, by=request.user)
+        payer = form.instance
+        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        for name in fields:  # the service compares the old values (a currency with prices is fixed)
+            setattr(payer, name, form.initial.get(name, getattr(payer, name)))
+        with transaction.atomic():
+            services.save_payer(payer=payer, changed_by=request.user, **fields)
+            for formset in formsets:
+                if isinstance(formset, FeeFormSet):
+                    for row in formset.new_fees():
+                        services.add_fee(payer=payer, code=row["code"], effective_from=row["effective_from"],
+                                         price=row["price"], currency=payer.currency, added_by=request.user)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:  # a rule only the service knows (a currency with prices): say it
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return redirect(request.get_full_path())
 
 
 class CoverageForm(forms.ModelForm):

@@ -68,3 +68,23 @@ def patient_payments(patient: Patient) -> QuerySet:
 
 def open_invoices() -> QuerySet:
     return Invoice.objects.filter(status=InvoiceStatus.OPEN).select_related("patient").order_by("issued_on", "id")
+
+
+
+def _superbill_shape(queryset: QuerySet) -> QuerySet:
+    # What the superbill reads of each charge, in a fixed number of queries whatever the visits.
+    return (queryset.select_related("payer", "note__appointment__therapist", "therapist__therapist",
+                                    "note__cosigned_by__therapist")
+            .prefetch_related("lines", "therapist__groups", "note__cosigned_by__groups")
+            .order_by("date_of_service", "id"))
+
+
+def active_charges_between(*, patient: Patient, start: date, end: date) -> QuerySet:
+    """The patient's active charges with a date of service in [start, end], oldest first (a period's superbill)."""
+    return _superbill_shape(Charge.objects.filter(patient=patient, status=ChargeStatus.ACTIVE,
+                                                  date_of_service__gte=start, date_of_service__lte=end))
+
+
+def active_charge_of(note) -> QuerySet:
+    """The note's active charge (none or one), shaped like ``active_charges_between`` (a visit's superbill)."""
+    return _superbill_shape(Charge.objects.filter(note=note, status=ChargeStatus.ACTIVE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -10,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.billing import selectors, units
+from apps.billing import emails, selectors, units
 from apps.billing.models import (
     BillingCode,
     Charge,
@@ -26,11 +27,14 @@ from apps.billing.models import (
     PayerKind,
     Payment,
 )
+from apps.notifications.models import OutboxEmail
 from apps.ops.policy import clinic_policy
 from apps.patients.models import Patient
 from apps.visits.models import VisitNote
 from apps.visits.services import current_minutes
 from hipclinic.zones import clinic_zone, local_date
+
+log = logging.getLogger("hipclinic.billing")
 
 CENT = Decimal("0.01")
 MAX_POINTERS = 4  # a claim line points at up to four diagnoses
@@ -167,9 +171,12 @@ def create_invoice(*, patient: Patient, charges, created_by: User, issued_on: da
 
 def record_payment(*, patient: Patient, amount: Decimal, method: str, recorded_by: User,
                    received_on: date | None = None, invoice: Invoice | None = None, as_credit: bool = False,
-                   reference: str = "") -> Payment:
+                   reference: str = "", currency: str | None = None) -> Payment:
     """Record money received (no card processing): more than the balance only when kept as credit."""
-    currency = clinic_policy().currency
+    clinic_currency = clinic_policy().currency
+    if currency is not None and currency != clinic_currency:
+        raise ValidationError({"currency": f"The clinic takes payments in {clinic_currency}."})
+    currency = clinic_currency
     payment = Payment(patient=patient, invoice=invoice, amount=amount, currency=currency, method=method,
                       received_on=received_on or local_date(clinic_zone()), is_credit=as_credit,
                       reference=reference, recorded_by=recorded_by)
@@ -192,54 +199,11 @@ def record_payment(*, patient: Patient, amount: Decimal, method: str, recorded_b
                 invoice.status = InvoiceStatus.PAID
                 invoice._history_user = recorded_by
                 invoice.save(update_fields=["status"])
+        emails.queue_receipt(payment)  # in the same transaction: no payment without its receipt, nor the reverse
     return payment
 
 
 # ---------------------------------------------------------------------------- the clinic's tables
-
-
-def _history_by(instance, user: User) -> None:
-    instance._history_user = user
-
-
-def save_billing_code(*, code: BillingCode, by: User) -> BillingCode:
-    """Add or change one of the clinic's codes (never deleted: charges name it; retire it by unticking active)."""
-    code.code = code.code.strip().upper()
-    code.full_clean()
-    _history_by(code, by)
-    code.save()
-    return code
-
-
-def save_payer(*, payer: Payer, fees: list[FeeScheduleEntry] | None, by: User) -> Payer:
-    """Add or change a payer and the prices of its fee schedule, all or nothing.
-
-    Charges copy the price of their date of service, so a new dated price never changes a charge
-    already made; one price per code and date.
-    """
-    problems: dict[str, list[str]] = {}
-    try:
-        payer.full_clean()
-    except ValidationError as error:
-        problems.update(error.message_dict)
-    seen: set[tuple[int, date]] = set()
-    for fee in fees or []:
-        key = (fee.code_id, fee.effective_from)
-        if key in seen:
-            problems.setdefault("fees", []).append(
-                f"Two prices for {fee.code.code} from {fee.effective_from:%Y-%m-%d}: keep one.")
-        seen.add(key)
-    if problems:
-        raise ValidationError(problems)
-    with transaction.atomic():
-        _history_by(payer, by)
-        payer.save()
-        for fee in fees or []:
-            fee.payer = payer
-            fee.full_clean()
-            _history_by(fee, by)
-            fee.save()
-    return payer
 
 
 def set_coverage(*, coverage: Coverage, by: User) -> Coverage:
@@ -250,6 +214,74 @@ def set_coverage(*, coverage: Coverage, by: User) -> Coverage:
     if coverage.payer_id and coverage.payer.kind == PayerKind.SELF_PAY:
         coverage.patient_share_percent = 100
     coverage.full_clean()
-    _history_by(coverage, by)
+    coverage._history_user = by
     coverage.save()
     return coverage
+
+
+# ---------------------------------------------------------------------------- the code table, payers, prices
+
+
+def save_billing_code(*, changed_by: User, billing_code: BillingCode | None = None, **fields) -> BillingCode:
+    """Add a code to the clinic's table or change one (its code never changes: charges name it)."""
+    billing_code = billing_code or BillingCode()
+    for name, value in fields.items():
+        setattr(billing_code, name, value)
+    billing_code.full_clean()
+    billing_code._history_user = changed_by
+    billing_code.save()
+    return billing_code
+
+
+def save_payer(*, changed_by: User, payer: Payer | None = None, **fields) -> Payer:
+    """Add a payer or change one; its currency is fixed once it has prices or charges."""
+    if payer is not None and fields.get("currency", payer.currency) != payer.currency and (
+            payer.fees.exists() or payer.charges.exists()):
+        raise ValidationError({"currency": "This payer has prices or charges in "
+                                           f"{payer.currency}: add a new payer for another currency."})
+    payer = payer or Payer()
+    for name, value in fields.items():
+        setattr(payer, name, value)
+    payer.full_clean()
+    payer._history_user = changed_by
+    payer.save()
+    return payer
+
+
+def add_fee(*, payer: Payer, code: BillingCode, effective_from: date, price: Decimal, currency: str,
+            added_by: User) -> FeeScheduleEntry:
+    """A payer's price for a code from a date on, in the payer's currency (never edited: a change is a new date)."""
+    if currency != payer.currency:
+        raise ValidationError({"currency": f"{payer} is billed in {payer.currency}: give the price in it."})
+    entry = FeeScheduleEntry(payer=payer, code=code, effective_from=effective_from, price=price)
+    entry.full_clean(validate_unique=False, validate_constraints=False)
+    if FeeScheduleEntry.objects.filter(payer=payer, code=code, effective_from=effective_from).exists():
+        raise ValidationError({"effective_from": f"{payer} already has a price for {code.code} from that date."})
+    entry._history_user = added_by
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        raise ValidationError({"effective_from": f"{payer} already has a price for {code.code} from that date."}) \
+            from None
+    return entry
+
+
+# ---------------------------------------------------------------------------- superbills
+
+
+def send_superbill(*, patient: Patient, start: date, end: date, sent_by: User) -> OutboxEmail | None:
+    """E-mail the patient the superbill of their billed visits in [start, end]; None if the same one was queued."""
+    if end < start:
+        raise ValidationError({"end": "The period ends before it starts."})
+    if not patient.can_receive_email:
+        raise ValidationError({"patient": "This patient has no e-mail address or has not agreed to e-mail: "
+                                          "print the superbill instead."})
+    charges = list(selectors.active_charges_between(patient=patient, start=start, end=end))
+    if not charges:
+        raise ValidationError({"start": "No billed visit in this period."})
+    # No transaction of its own: the PDF (most of a second) renders outside any lock; the outbox row is one INSERT.
+    row = emails.queue_superbill(patient=patient, start=start, end=end, charges=charges)
+    log.info("superbill %s patient=%s visits=%d by=%s", "queued" if row else "already queued", patient.pk,
+             len(charges), sent_by.pk)
+    return row

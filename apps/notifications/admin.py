@@ -20,6 +20,10 @@ class OutboxEmailAdmin(admin.ModelAdmin):
               "last_error", "created_at", "sent_at", "headers", "body_text"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # A superbill's PDF rides in ``attachments``: the list and page never show it, so never load it.
+        return super().get_queryset(request).defer("attachments", "body_html")
+
     def has_add_permission(self, request):
         return False
 

@@ -26,7 +26,7 @@ class OutboxEmail(models.Model):
     subject = models.CharField(max_length=200)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
-    # [{"filename": ..., "content_type": ..., "content": <text>}]
+    # [{"filename": ..., "content_type": ..., "content": <text>}], binary content in base64 with "encoding": "base64"
     attachments = models.JSONField(default=list, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)

@@ -14,6 +14,7 @@ not queue it again while that task is still waiting in the broker.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import logging
@@ -116,7 +117,7 @@ def build_email(
 
     For patient mail the context gets ``unsubscribe_url`` and the message the one-click
     unsubscribe headers. ``attachments`` are dicts with ``filename``, ``content_type``
-    and text ``content``.
+    and ``content``: text as it is, bytes (a PDF) stored in base64 (see ``stored_attachment``).
     """
     if patient is not None and not patient.can_receive_email:
         return None
@@ -129,9 +130,26 @@ def build_email(
     body_text, body_html = render_email(text_template=text_template, html_template=html_template, context=context)
     return OutboxEmail(
         key=key, kind=kind, patient=patient, to_email=to_email, subject=subject,
-        body_text=body_text, body_html=body_html, attachments=list(attachments), headers=headers,
+        body_text=body_text, body_html=body_html, attachments=[stored_attachment(a) for a in attachments],
+        headers=headers,
         send_after=send_after or timezone.now(),
     )
+
+
+def stored_attachment(attachment: dict) -> dict:
+    """An attachment as the JSON column can hold it: binary content as base64 text, marked so."""
+    content = attachment["content"]
+    if isinstance(content, bytes | bytearray | memoryview):
+        return {"filename": attachment["filename"], "content_type": attachment["content_type"],
+                "content": base64.b64encode(bytes(content)).decode("ascii"), "encoding": "base64"}
+    return dict(attachment)
+
+
+def attachment_content(attachment: dict) -> str | bytes:
+    """The content to attach: bytes again for a base64-stored attachment, the text otherwise."""
+    if attachment.get("encoding") == "base64":
+        return base64.b64decode(attachment["content"])
+    return attachment["content"]
 
 
 def queue_email(
@@ -240,7 +258,7 @@ def build_message(row: OutboxEmail) -> EmailMultiAlternatives:
     if row.body_html:
         message.attach_alternative(row.body_html, "text/html")
     for attachment in row.attachments:
-        message.attach(attachment["filename"], attachment["content"], attachment["content_type"])
+        message.attach(attachment["filename"], attachment_content(attachment), attachment["content_type"])
     return message
 
 

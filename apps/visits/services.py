@@ -271,7 +271,7 @@ def save_note(*, note: VisitNote, edited_by: User, **content) -> VisitNote:
             # Now a progress report or discharge summary: it reviews the plan's goals.
             content["goal_review"] = prefill.goal_review(note.plan_of_care, day=prefill.visit_day(note.appointment))
     if "treatment_minutes" in content:
-        content["treatment_minutes"] = _checked_minutes(content["treatment_minutes"])
+        content["treatment_minutes"] = _checked_minutes(content["treatment_minutes"], appointment=note.appointment)
     for name, value in content.items():
         setattr(note, name, value)
     note.full_clean(exclude=["appointment", "patient", "plan_of_care", "author"])
@@ -280,13 +280,20 @@ def save_note(*, note: VisitNote, edited_by: User, **content) -> VisitNote:
     return note
 
 
-def _checked_minutes(rows) -> list[dict]:
+def _checked_minutes(rows, *, appointment: Appointment | None = None) -> list[dict]:
+    """Known codes with 1-240 minutes each, and in all no more minutes than the visit lasted."""
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise ValidationError({"treatment_minutes": 'A list of {"code": ..., "minutes": ...} rows.'})
     rows = [{"code": str(row.get("code", "")).strip(), "minutes": row.get("minutes")} for row in rows]
     problems = codes.minutes_problems(rows)
     if problems:
         raise ValidationError({"treatment_minutes": list(problems.values())})
+    if appointment is not None and appointment.start and appointment.end:
+        length = int((appointment.end - appointment.start).total_seconds() // 60)
+        total = sum(row["minutes"] for row in rows)
+        if total > length:
+            raise ValidationError({"treatment_minutes": f"{total} minutes in all, but the visit lasted {length} "
+                                                        f"minutes: a note bills no more time than the visit had."})
     return rows
 
 
@@ -334,7 +341,7 @@ def _sign_problems(note: VisitNote, signer: User, now: datetime) -> None:
         raise ValidationError({"appointment": "This visit is in the future."})
     if not note.plan_of_care.is_open:
         raise ValidationError("The plan of care was discharged.")
-    _checked_minutes(note.treatment_minutes)
+    _checked_minutes(note.treatment_minutes, appointment=note.appointment)
 
 
 def _locked(note: VisitNote) -> VisitNote:
@@ -430,7 +437,7 @@ def add_addendum(*, note: VisitNote, author: User, reason: str, text: str, passw
     if problems:
         raise ValidationError(problems)
     if treatment_minutes is not None:
-        treatment_minutes = _checked_minutes(treatment_minutes)
+        treatment_minutes = _checked_minutes(treatment_minutes, appointment=note.appointment)
     addendum = Addendum(note=note, author=author, reason=reason[:200], text=text, signed_at=now,
                         treatment_minutes=treatment_minutes)
     addendum.full_clean(exclude=["content_hash", "note", "author"])

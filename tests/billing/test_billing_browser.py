@@ -32,8 +32,9 @@ def test_a_signed_note_is_charged_invoiced_and_paid_at_the_desk(page, frontdesk,
     rota = TherapistFactory(user=therapist, display_name="Theo Therapist")
     visit_services.create_plan(patient=patient, therapist=therapist, created_by=therapist, visits_per_week=2,
                                duration_weeks=6, diagnoses=[("M62.81", "")], started_on=date(2020, 1, 1))
-    visit = AppointmentFactory(patient=patient, therapist=rota, status="completed",
-                               start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    visit = AppointmentFactory(patient=patient, therapist=rota, status="completed", start=start,
+                               end=start + timedelta(minutes=60))  # room for the 47 minutes of the worked example
     note = visit_services.start_note(appointment=visit, author=therapist)
     visit_services.save_note(note=note, edited_by=therapist, treatment_minutes=[
         {"code": "97112", "minutes": 24}, {"code": "97110", "minutes": 23}])

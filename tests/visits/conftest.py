@@ -33,11 +33,13 @@ def plan_of_care(patient, therapist):
 
 @pytest.fixture
 def visit(patient, rota):
-    """``visit(days_ago=1, status="completed")``: an appointment of the patient with the therapist."""
+    """``visit(days_ago=1, status="completed")``: an appointment of the patient with the therapist,
+    an hour long (``minutes=``), so that a note's treatment minutes fit in it."""
 
-    def make(*, days_ago: float = 1, status: str = "completed", at: datetime | None = None):
+    def make(*, days_ago: float = 1, status: str = "completed", at: datetime | None = None, minutes: int = 60):
         start = at or datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_ago)
-        return AppointmentFactory(patient=patient, therapist=rota, start=start, status=status)
+        return AppointmentFactory(patient=patient, therapist=rota, start=start, end=start + timedelta(minutes=minutes),
+                                  status=status)
 
     return make
 

@@ -73,7 +73,7 @@ def test_a_visit_is_booked_written_up_signed_corrected_and_printed(page, frontde
         assert "2 sessions logged" in subjective and "Pain during exercise: 2-4/10" in subjective
         assert "Seated knee raise" in page.locator("#id_plan").input_value()
         page.get_by_label("Subjective").fill(subjective + "Stairs a little easier this week.")
-        page.get_by_label("Treatment minutes").fill("97110 23\n97112 24")
+        page.get_by_label("Treatment minutes").fill("97110 16\n97112 14")  # 30 minutes: the whole follow-up
         page.get_by_role("button", name="Save and continue editing").click()
 
         # Sign: the password again and the authenticator's code; a wrong password first.
