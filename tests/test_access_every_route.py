@@ -55,7 +55,8 @@ ROUTES = {
     # The desk's billing pages: amounts, invoices and payments, for the front desk and managers (a therapist
     # sees the charges of their own notes in the admin; a patient's billing page shows everyone's).
     **{f"billing:{name}": {"GET": {DESK, MANAGER}} for name in ("home", "patient")},
-    **{f"billing:{name}": {"POST": {DESK, MANAGER}} for name in ("patient-invoice", "patient-payment")},
+    **{f"billing:{name}": {"POST": {DESK, MANAGER}} for name in ("patient-invoice", "patient-payment",
+                                                                                "patient-superbill")},
     "prescriptions:handout": {"GET": CLINICAL_READERS},
     "chart:day": {"GET": CLINICAL_READERS},  # the therapist's day: clinical, so never the front desk
     "api-me": {"GET": READERS},

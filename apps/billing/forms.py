@@ -54,3 +54,22 @@ class PaymentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["invoice"].queryset = patient.invoices.filter(status=InvoiceStatus.OPEN).order_by("issued_on")
         self.helper = FieldsOnly()
+
+
+class SuperbillForm(forms.Form):
+    """The period a superbill covers (both days included): the patient's first billed visit to today by default."""
+
+    start = forms.DateField(label="From", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        first = patient.charges.order_by("date_of_service").values_list("date_of_service", flat=True).first()
+        kwargs.setdefault("initial", {"start": first or clinic_today(), "end": clinic_today()})
+        super().__init__(*args, **kwargs)
+        self.helper = FieldsOnly()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
+            self.add_error("end", "The period ends before it starts.")
+        return cleaned

@@ -5,11 +5,13 @@ charge in the admin; the front desk opens the patient's billing page, sees the c
 the visit, takes the payment at the desk and sees the balance at zero.
 """
 
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from pypdf import PdfReader
 
 from apps.billing.models import BillingCode, Charge, FeeScheduleEntry, Invoice, Payer
 from apps.visits import services as visit_services
@@ -63,6 +65,17 @@ def test_a_signed_note_is_charged_invoiced_and_paid_at_the_desk(page, frontdesk,
     charges = page.get_by_role("table", name="Charges from signed visit notes")
     assert "97112 \N{MULTIPLICATION SIGN} 2" in charges.inner_text() and "Not invoiced" in charges.inner_text()
     assert "M62.81" not in page.content()  # the desk never sees diagnoses
+
+    # The superbill of the visit, as the desk prints it: the form's own request, the PDF's text checked.
+    superbill = page.get_by_role("form", name="Superbill")
+    assert superbill.get_by_label("From").input_value() == charge.date_of_service.isoformat()
+    response = page.context.request.post(f"/billing/patients/{patient.pk}/superbill/", form={
+        "csrfmiddlewaretoken": superbill.locator("input[name=csrfmiddlewaretoken]").get_attribute("value"),
+        "start": superbill.get_by_label("From").input_value(), "end": superbill.get_by_label("To").input_value(),
+        "pdf": ""})
+    assert response.ok and response.headers["content-type"] == "application/pdf"
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.body())).pages).split())
+    assert "97112" in text and "M62.81" in text and "120.00" in text and patient.record_number in text
 
     # An invoice for the visit.
     page.get_by_label(re.compile(r"97112 x2, 97110 x1, 120\.00 USD")).check()

@@ -112,7 +112,26 @@ def test_the_billing_page_reads_in_a_fixed_number_of_queries(client, frontdesk, 
 
     # Session, user, groups (role), policy, patient; balance (invoices, payments);
     # charges + lines; the invoice form's exists(), its charges + lines; open invoices (payment form);
-    # invoices; payments; the session's save (3 with its savepoint): the same at any number of visits.
-    with django_assert_num_queries(18):
+    # invoices; payments; the superbill form's first date of service; the session's save (3 with its
+    # savepoint): the same at any number of visits.
+    with django_assert_num_queries(19):
         response = client.get(f"/billing/patients/{patient.pk}/")
     assert response.status_code == 200
+
+
+
+def test_the_superbill_opens_as_a_pdf_and_an_empty_period_is_refused_next_to_its_field(client, frontdesk, self_pay,
+                                                                                     signed_note, patient):
+    from hipclinic.zones import clinic_today
+
+    signed_note([("97110", 30)])
+    client.force_login(frontdesk)
+    url = f"/billing/patients/{patient.pk}/superbill/"
+
+    empty = client.post(url, {"start": "2001-01-01", "end": "2001-01-31", "pdf": ""})
+    assert empty.status_code == 400 and "No billed visit in this period." in empty.content.decode()
+    backwards = client.post(url, {"start": "2001-02-01", "end": "2001-01-01", "pdf": ""})
+    assert "The period ends before it starts." in backwards.content.decode()
+
+    pdf = client.post(url, {"start": "2020-01-01", "end": clinic_today().isoformat(), "pdf": ""})
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
