@@ -29,5 +29,9 @@ class BillingConfig(AppConfig):
         # A signature bills the visit; an addendum that corrects minutes re-bills it.
         signals.note_signed.connect(receivers.bill_signed_note, dispatch_uid="billing.note_signed")
         signals.addendum_signed.connect(receivers.rebill_corrected_note, dispatch_uid="billing.addendum_signed")
+        from apps.billing.demo import seed
+        from hipclinic.demo import register_demo_seeder
+
+        register_demo_seeder(seed)
         # TransactionTestCase flushes rows written by data migrations: put the codes and Self-pay back.
         post_migrate.connect(_ensure_reference_rows, sender=self, dispatch_uid="billing.reference_rows")

@@ -23,8 +23,10 @@ def demo_seeders():
     from apps.prescriptions.demo import seed as prescriptions
     from apps.scheduling.demo import seed as scheduling
     from apps.visits.demo import seed as visits
+    from hipclinic.demo import EXTRA_SEEDERS
 
-    return [scheduling, assessments, prescriptions, visits, today]
+    # Then the apps beside chart (billing: prices, an insurer and the demo plan's coverage).
+    return [scheduling, assessments, prescriptions, visits, today, *EXTRA_SEEDERS]
 
 
 class Command(BaseCommand):
