@@ -297,6 +297,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets are named "kind": each its own enum name in the schema (import paths, not imports).
+    "ENUM_NAME_OVERRIDES": {
+        "NoteKindEnum": "apps.visits.models.NoteKind",
+        "PayerKindEnum": "apps.billing.models.PayerKind",
+    },
 }
 
 # ---------------------------------------------------------------------------- SECURITY
