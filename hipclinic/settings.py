@@ -76,6 +76,7 @@ LOCAL_APPS = [
     "apps.visits",  # plans of care and visit notes: uses everything above, used by the composition apps
     "apps.desk",
     "apps.billing",
+    "apps.reports",  # the clinic's numbers: reads every app above, nothing reads it
     "apps.chart",  # re-registers the patient's admin page with the other apps' panels: installed last
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS

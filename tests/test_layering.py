@@ -1,7 +1,7 @@
 """The apps are layered: nothing imports an app above its own.
 
 accounts/ops -> patients -> notifications -> scheduling -> assessments -> prescriptions ->
-followups -> the composition apps (desk, chart). A lower app that needs a higher one's help
+followups -> visits -> the composition apps (desk, chart, billing) -> reports. A lower app that needs a higher one's help
 asks through a signal or a registry the higher app fills in its ``AppConfig.ready()``.
 The project package ``hipclinic/`` is below every app (only its ``urls.py`` wires them).
 
@@ -31,6 +31,7 @@ LAYERS = {
     "followups": 6,
     "visits": 7,
     "desk": 8, "chart": 8, "billing": 8,
+    "reports": 9,  # the clinic's numbers read billing's charges too
 }
 SAME_LAYER_ALLOWED = {("ops", "accounts")}  # the access log and the policy's history name staff users
 PROJECT_MODULES_THAT_WIRE_APPS = {"urls.py"}

@@ -39,7 +39,7 @@ class ClinicPolicyAdmin(SimpleHistoryAdmin):
             "description": "The name, address, phone and closing text end every e-mail to a patient.",
         }),
         ("E-mail timing", {"fields": ["quiet_hours", ("quiet_hours_start", "quiet_hours_end")]}),
-        ("Booking", {"fields": ["slot_step_minutes"]}),
+        ("Booking", {"fields": ["slot_step_minutes", "late_cancellation_hours"]}),
         ("Assessment", {"fields": ["knee_hold_pass_seconds", "lsi_deficit_below_percent", "intake_link_days"]}),
         ("Home programs and follow-up", {"fields": [
             "program_link_days", "transpsoas_clearance_weeks", "followup_weeks", "followup_flag_after_days",

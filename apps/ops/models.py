@@ -143,6 +143,9 @@ class ClinicPolicy(models.Model):
         "flag a note still unsigned after (hours)", default=24, validators=_between(1, 720))
     cosign_hours = models.PositiveSmallIntegerField(
         "flag an assistant's note not co-signed after (hours)", default=48, validators=_between(1, 720))
+    late_cancellation_hours = models.PositiveSmallIntegerField(
+        "a cancellation is late inside (hours before the start)", default=24, validators=_between(1, 168),
+        help_text="The reports count a cancellation made this close to the appointment as a late one.")
     report_visit_minutes = models.PositiveSmallIntegerField(
         "minutes to book for a visit with a progress report", default=45, validators=_between(15, 120),
         help_text="The front desk sees this as a booking hint when the clock says a report falls on a visit.")
