@@ -76,8 +76,8 @@ LOCAL_APPS = [
     "apps.visits",  # plans of care and visit notes: uses everything above, used by the composition apps
     "apps.desk",
     "apps.billing",
-    "apps.reports",  # the clinic's numbers: reads every app above, nothing reads it
-    "apps.chart",  # re-registers the patient's admin page with the other apps' panels: installed last
+    "apps.chart",  # re-registers the patient's admin page with the other apps' panels: after every app with admin pages
+    "apps.reports",  # the clinic's numbers (layer 9): reads every app above, billing too; nothing reads it
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

@@ -12,6 +12,7 @@ from apps.billing import api as billing_api
 from apps.ops import views as ops_views
 from apps.patients import api as patients_api
 from apps.prescriptions import api as prescriptions_api
+from apps.reports import api as reports_api
 from apps.scheduling.api import appointments as appointments_api
 from apps.scheduling.api import slots as slots_api
 from apps.visits.api import notes as notes_api
@@ -43,6 +44,7 @@ api_v1 = [
     path("me/", accounts_api.MeView.as_view(), name="api-me"),
     path("patients/<int:pk>/progress/", assessments_api.ProgressView.as_view(), name="api-patient-progress"),
     path("slots/", slots_api.SlotsView.as_view(), name="api-slots"),
+    path("reports/summary/", reports_api.SummaryView.as_view(), name="api-reports-summary"),
     *router.urls,
 ]
 

@@ -62,6 +62,7 @@ ROUTES = {
     "api-me": {"GET": READERS},
     "api-patient-progress": {"GET": CLINICAL_READERS},
     "api-slots": {"GET": READERS},
+    "api-reports-summary": {"GET": {THERAPIST, MANAGER}},  # 400 here (no dates) to those who may
     "api-schema": {"GET": READERS},
     "api-docs": {"GET": READERS},
     "user-list": {"GET": {MANAGER}, "POST": {MANAGER}},

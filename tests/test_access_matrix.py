@@ -25,6 +25,7 @@ API = {
     "/api/v1/waitlist/": NOT_ASSISTANT,
     "/api/v1/therapists/": ALL,
     "/api/v1/slots/?kind=follow_up&start=2030-01-07&end=2030-01-08": ALL,
+    "/api/v1/reports/summary/?start=2030-01-01&end=2030-03-31": {THERAPIST, MANAGER},
     "/api/v1/assessments/": CLINICAL,
     "/api/v1/outcome-measures/": CLINICAL,
     "/api/v1/exercises/": CLINICAL,

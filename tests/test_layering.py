@@ -1,8 +1,8 @@
 """The apps are layered: nothing imports an app above its own.
 
 accounts/ops -> patients -> notifications -> scheduling -> assessments -> prescriptions ->
-followups -> visits -> the composition apps (desk, chart, billing) -> reports. A lower app that needs a higher one's help
-asks through a signal or a registry the higher app fills in its ``AppConfig.ready()``.
+followups -> visits -> the composition apps (desk, chart, billing) -> reports. A lower app
+that needs a higher one's help asks through a signal or a registry the higher app fills in its ``AppConfig.ready()``.
 The project package ``hipclinic/`` is below every app (only its ``urls.py`` wires them).
 
 The check reads every module's imports, at any depth (imports inside functions too), and

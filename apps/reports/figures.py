@@ -38,6 +38,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from apps.accounts.roles import GROUP_NAMES, Role
 from apps.assessments.models import Assessment, MeasureKind, OutcomeMeasure
 from apps.assessments.scoring.change import change
 from apps.billing.models import Charge, ChargeLine, ChargeStatus, Invoice, InvoiceStatus, Payment
@@ -138,7 +139,9 @@ def validate(*, start, end, therapist=None, cause: str | None = None) -> Filters
             errors["end"] = "Choose a range of at most three years."
     therapist_id = getattr(therapist, "pk", therapist)
     if therapist_id is not None:
-        users = get_user_model().objects.filter(pk=therapist_id, therapist__isnull=False)
+        # A therapist: on the rota, or holding the role (a new therapist may have no hours yet).
+        users = get_user_model().objects.filter(
+            Q(therapist__isnull=False) | Q(groups__name=GROUP_NAMES[Role.THERAPIST]), pk=therapist_id)
         if not isinstance(therapist_id, int) or not users.exists():
             errors["therapist"] = "Choose a therapist of the clinic."
     if cause and cause not in REFERRAL_CAUSES:

@@ -146,8 +146,8 @@ def by_hand(start: date, end: date, therapist=None, cause=None) -> dict:
     nprs = []
     for p in plans:
         since = p.referral.referral_date if p.referral else p.started_on
-        scores = sorted(((m.recorded_on, m.pk, m.score) for m in OutcomeMeasure.objects.filter(
-            patient_id=p.patient_id, measure="nprs") if since <= m.recorded_on <= p.discharged_on))
+        scores = sorted((m.recorded_on, m.pk, m.score) for m in OutcomeMeasure.objects.filter(
+            patient_id=p.patient_id, measure="nprs") if since <= m.recorded_on <= p.discharged_on)
         if scores:
             nprs.append(change("nprs", scores[0][2], scores[-1][2]) if len(scores) > 1 else None)
     scored = [c for c in nprs if c]
