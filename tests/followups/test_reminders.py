@@ -469,6 +469,7 @@ def test_the_followups_app_registers_its_four_scans_after_the_appointment_remind
         ("weekly-plan", queue_weekly_plans), ("missed-session", queue_missed_session_nudges),
         ("therapist-alert", queue_therapist_alerts), ("followup-due", queue_followup_due),
         ("therapist-digest", reminders.REMINDER_SCANS["therapist-digest"]),  # the visits app's, installed after
+        ("manager-digest", reminders.REMINDER_SCANS["manager-digest"]),  # the reports app's, installed last
     ]
 
 
@@ -482,11 +483,11 @@ def test_the_registered_scans_run_from_the_command_and_a_second_run_queues_nothi
 
     assert first.getvalue().splitlines() == [
         "appointment-reminder: 0", "weekly-plan: 3", "missed-session: 3", "therapist-alert: 3", "followup-due: 1",
-        "therapist-digest: 0",
+        "therapist-digest: 0", "manager-digest: 0",
     ]
     assert second.getvalue().splitlines() == [
         "appointment-reminder: 0", "weekly-plan: 0", "missed-session: 0", "therapist-alert: 0", "followup-due: 0",
-        "therapist-digest: 0",
+        "therapist-digest: 0", "manager-digest: 0",
     ]
 
 
