@@ -147,3 +147,10 @@ def test_csv_cells_a_spreadsheet_would_run_are_defused(client, db, monkeypatch):
     rows = list(csv.reader(io.StringIO(signed_in_as(client, "clinic_manager").get(
         f"{URL}csv/compliance/").content.decode())))
     assert rows[1][1] == "'=HYPERLINK(1)"
+
+
+@pytest.mark.parametrize(("role", "linked"), [("clinic_manager", True), ("therapist", True), ("front_desk", False),
+                                              ("assistant", False)])
+def test_the_admin_index_links_the_page_for_those_who_may_open_it(client, db, role, linked):
+    page = signed_in_as(client, role).get("/admin/").content.decode()
+    assert ('data-testid="reports-link"' in page) is linked
