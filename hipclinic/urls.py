@@ -55,6 +55,7 @@ urlpatterns = [
     path("desk/", include("apps.desk.urls")),
     path("chart/", include("apps.chart.urls")),
     path("billing/", include("apps.billing.urls")),
+    path("reports/", include("apps.reports.urls")),
     path("email/", include("apps.notifications.urls")),
     path("booking/", include("apps.scheduling.urls")),
     path("intake/", include("apps.assessments.urls")),

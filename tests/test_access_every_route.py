@@ -59,6 +59,8 @@ ROUTES = {
                                                                                 "patient-superbill")},
     "prescriptions:handout": {"GET": CLINICAL_READERS},
     "chart:day": {"GET": CLINICAL_READERS},  # the therapist's day: clinical, so never the front desk
+    # The clinic's numbers: managers, and therapists for their own figures.
+    "reports:dashboard": {"GET": {THERAPIST, MANAGER}}, "reports:csv": {"GET": {THERAPIST, MANAGER}},
     "api-me": {"GET": READERS},
     "api-patient-progress": {"GET": CLINICAL_READERS},
     "api-slots": {"GET": READERS},
@@ -199,7 +201,7 @@ def objects(db, prescribe):
         "plans-of-care": plan.pk, "visit-notes": note.pk,
         "charges": charge.pk, "invoices": invoice.pk, "payments": payment.pk,
         "payers": Payer.objects.first().pk, "billing-codes": BillingCode.objects.first().pk,
-        "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08",
+        "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08", "table": "attendance",
         "users": therapist_user.pk, "therapists": TherapistFactory().pk, "patients": patient.pk,
         "referrals": referral.pk, "appointments": appointment.pk, "waitlist": waitlist.pk,
         "assessments": assessment.pk, "outcome-measures": measure.pk,
@@ -215,7 +217,7 @@ def fill(route: str, objects: dict) -> str:
         path = re.sub(r"\(\?P<pk>[^)]+\)", str(objects[api.group(1)]), path)
     path = re.sub(r"<int:pk>", str(objects["program"]), path) if path.startswith("programs/") else path
     path = re.sub(r"<int:pk>", str(objects["patient_id"]), path)
-    path = re.sub(r"<(?:int|isodate):(\w+)>", lambda m: str(objects[m.group(1)]), path)
+    path = re.sub(r"<(?:int|isodate|slug):(\w+)>", lambda m: str(objects[m.group(1)]), path)
     return "/" + path
 
 

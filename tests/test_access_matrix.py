@@ -88,6 +88,8 @@ DESK_PAGES = {
     "/desk/patients/new/": NOT_ASSISTANT,
     "/desk/waitlist/": NOT_ASSISTANT,
     "/billing/": {DESK, MANAGER},  # open invoices (a patient's billing page: test_access_every_route.py)
+    "/reports/": {THERAPIST, MANAGER},  # the clinic's numbers (a therapist's own)
+    "/reports/csv/attendance/": {THERAPIST, MANAGER},
 }
 
 
