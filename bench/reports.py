@@ -18,7 +18,7 @@ generate_series``, and ``INSERT ... SELECT`` from the rows already made), at --s
   patient in ten has no follow-up of the first measure), a program per episode and 400,000
   session logs, a plan of care per episode (discharged when the episode is over), a visit
   note for one completed visit in three (one in 50 unsigned), a charge of one line per
-  signed note and a payment for every other charge.
+  signed note, an invoice a patient for their charges and a payment for every other charge.
 
 Then, for the 90 days and the 365 days before today, the median of --repeat runs of
 ``summary()`` and its query count, and of the hand-written SQL answering the same questions
@@ -142,8 +142,8 @@ def fill(args) -> dict:
                       CASE x.v WHEN 0 THEN %(first)s WHEN 5 THEN %(re)s ELSE %(follow)s END, x.start,
                       x.start + CASE x.v WHEN 0 THEN interval '60 min' WHEN 5 THEN interval '45 min'
                                          ELSE interval '30 min' END,
-                      CASE WHEN x.start >= now() THEN 'booked' WHEN (x.g * 7919) %% 100 < 6 THEN 'cancelled'
-                           WHEN (x.g * 7919) %% 100 < 9 THEN 'no_show' ELSE 'completed' END,
+                      CASE WHEN x.start >= now() THEN 'booked' WHEN (x.g::bigint * 7919) %% 100 < 6 THEN 'cancelled'
+                           WHEN (x.g::bigint * 7919) %% 100 < 9 THEN 'no_show' ELSE 'completed' END,
                       NULL, '', %(manager)s, x.start - interval '14 days', x.start - interval '14 days'
                FROM (SELECT g, g %% %(t)s AS t, (g / %(t)s) %% %(s)s AS h, (g / %(t)s) / %(s)s AS d,
                             ((g / %(t)s) / %(s)s %% %(e)s) / 2 AS v,
@@ -242,6 +242,15 @@ def fill(args) -> dict:
                SELECT id, '97110', 'Therapeutic exercise', '', 15 * (total / 40)::int, (total / 40)::int, '1', 40,
                       total
                FROM billing_charge""")
+        # One invoice a patient for all their charges (the outstanding balance is invoiced less paid).
+        run("""INSERT INTO billing_invoice (number, patient_id, issued_on, period_start, period_end, currency, total,
+                   status, created_by_id, created_at)
+               SELECT 'B' || patient_id, patient_id, max(date_of_service), min(date_of_service), max(date_of_service),
+                      'USD', sum(total), 'open', %(manager)s, now()
+               FROM billing_charge GROUP BY patient_id""")
+        run("""INSERT INTO billing_invoiceline (invoice_id, charge_id, description, amount)
+               SELECT i.id, c.id, 'Visit', c.total
+               FROM billing_charge c JOIN billing_invoice i ON i.patient_id = c.patient_id""")
         run("""INSERT INTO billing_payment (patient_id, invoice_id, amount, currency, method, received_on, is_credit,
                    reference, recorded_by_id, recorded_at)
                SELECT patient_id, NULL, total, 'USD', 'card', date_of_service + 7, false, '', %(manager)s, now()
@@ -251,7 +260,7 @@ def fill(args) -> dict:
         counts = {}
         for table in ["patients_patient", "scheduling_appointment", "assessments_outcomemeasure",
                       "followups_sessionlog", "scheduling_appointmentstatuschange", "visits_planofcare",
-                      "visits_visitnote", "billing_charge", "billing_payment"]:
+                      "visits_visitnote", "billing_charge", "billing_invoiceline", "billing_payment"]:
             cursor.execute(f"SELECT count(*) FROM {table}")
             counts[table] = cursor.fetchone()[0]
     return counts
@@ -263,7 +272,7 @@ def fill(args) -> dict:
 HAND_SQL = [
     ("attendance", """
         SELECT count(*) FILTER (WHERE a.status = 'completed') AS visits,
-               count(*) AS scheduled,
+               count(*) FILTER (WHERE a.status IN ('completed', 'cancelled', 'no_show')) AS scheduled,
                count(*) FILTER (WHERE a.status = 'cancelled') AS cancelled,
                count(*) FILTER (WHERE a.status = 'no_show') AS no_show,
                count(*) FILTER (WHERE a.status = 'cancelled' AND EXISTS (
@@ -301,14 +310,16 @@ HAND_SQL = [
         WHERE p.start_date <= %(end)s AND p.start_date + 7 * p.weeks - 1 >= %(start)s"""),
     ("outcomes", f"""
         WITH discharged AS (
-            SELECT DISTINCT patient_id FROM visits_planofcare
-            WHERE status = 'discharged' AND discharged_on BETWEEN %(start)s AND %(end)s),
+            SELECT p.id, p.patient_id, coalesce(r.referral_date, p.started_on) AS since, p.discharged_on
+            FROM visits_planofcare p LEFT JOIN patients_referral r ON r.id = p.referral_id
+            WHERE p.status = 'discharged' AND p.discharged_on BETWEEN %(start)s AND %(end)s),
         scores AS (
-            SELECT o.patient_id, o.measure, count(*) AS n,
+            SELECT d.id, o.measure, count(*) AS n,
                    (array_agg(o.score ORDER BY o.recorded_on, o.id))[1] AS first,
                    (array_agg(o.score ORDER BY o.recorded_on DESC, o.id DESC))[1] AS last
             FROM assessments_outcomemeasure o JOIN discharged d ON d.patient_id = o.patient_id
-            WHERE o.score IS NOT NULL GROUP BY o.patient_id, o.measure),
+                 AND o.recorded_on BETWEEN d.since AND d.discharged_on
+            WHERE o.score IS NOT NULL AND o.complete GROUP BY d.id, o.measure),
         changes AS (
             SELECT s.measure, s.n, CASE WHEN m.higher THEN s.last - s.first ELSE s.first - s.last END AS gain,
                    s.first, m.points, m.percent
@@ -325,8 +336,7 @@ HAND_SQL = [
                (SELECT coalesce(sum(l.units), 0) FROM billing_chargeline l JOIN billing_charge c ON c.id = l.charge_id
                 WHERE c.status = 'active' AND c.date_of_service BETWEEN %(start)s AND %(end)s),
                (SELECT coalesce(sum(amount), 0) FROM billing_payment WHERE received_on BETWEEN %(start)s AND %(end)s),
-               (SELECT coalesce(sum(total), 0) FROM billing_charge WHERE status = 'active'
-                AND date_of_service <= %(end)s)
+               (SELECT coalesce(sum(total), 0) FROM billing_invoice WHERE status <> 'void' AND issued_on <= %(end)s)
                - (SELECT coalesce(sum(amount), 0) FROM billing_payment WHERE received_on <= %(end)s)"""),
     ("compliance", """
         SELECT count(*) FROM visits_visitnote n JOIN scheduling_appointment a ON a.id = n.appointment_id
@@ -392,8 +402,13 @@ def main() -> None:
             if summary is not None:
                 functions["summary"] = lambda start=start, end=end: summary(start=start, end=end)
                 with CaptureQueriesContext(connection) as captured:
-                    summary(start=start, end=end)
+                    figures = summary(start=start, end=end)
                 queries = len(captured)
+                print(f"  (summary(): {figures['visits']:,} visits of {figures['scheduled']:,} scheduled, "
+                      f"{figures['cancelled']:,} cancelled ({figures['late_cancellations']:,} late), "
+                      f"{figures['no_shows']:,} no-show; outcomes "
+                      + "; ".join(f"{m} {f['reached_mcid']}/{f['with_follow_up']} MCID, {f['no_follow_up']} no "
+                                  f"follow-up" for m, f in sorted(figures["outcomes"]["by_measure"].items())) + ")")
             times = Timings.interleaved(functions, repeat=args.repeat, warmup=1)
             line("  hand-written SQL", f"{times['sql'].ms()}  ({len(HAND_SQL)} statements)")
             if summary is not None:
