@@ -344,15 +344,18 @@ HAND_SQL = [
 ]
 
 
-def hand_sql(start: date, end: date) -> dict:
-    """The dashboard's questions as hand-written SQL on Django's connection: one statement per group."""
+def hand_sql(start: date, end: date, seconds: dict | None = None) -> dict:
+    """The dashboard's questions as hand-written SQL on Django's connection: one statement per group
+    (each one's seconds into ``seconds`` when given)."""
     from django.db import connection
 
     answers = {}
     with connection.cursor() as cursor:
         for name, sql in HAND_SQL:
-            cursor.execute(sql, {"start": start, "end": end})
-            answers[name] = cursor.fetchall()
+            (_, answers[name]), took = timed(lambda sql=sql: (cursor.execute(sql, {"start": start, "end": end}),
+                                                              cursor.fetchall()))
+            if seconds is not None:
+                seconds[name] = took
     return answers
 
 
@@ -391,7 +394,8 @@ def main() -> None:
         today = date.today()
         for label, days in [("90 days", 90), ("a year (365 days)", 365)]:
             start, end = today - timedelta(days=days - 1), today
-            answers = hand_sql(start, end)
+            seconds = {}
+            answers = hand_sql(start, end, seconds)
             attendance = answers["attendance"][0]
             print(f"{label}: {start} to {end}; {args.repeat} timed runs each after one warm-up, taking turns")
             print(f"  (SQL answers: {attendance[0]:,} visits of {attendance[1]:,} scheduled, {attendance[2]:,} "
@@ -411,8 +415,13 @@ def main() -> None:
                                   f"follow-up" for m, f in sorted(figures["outcomes"]["by_measure"].items())) + ")")
             times = Timings.interleaved(functions, repeat=args.repeat, warmup=1)
             line("  hand-written SQL", f"{times['sql'].ms()}  ({len(HAND_SQL)} statements)")
+            line("    its slowest statements (one run)", ", ".join(
+                f"{name} {took * 1000:.0f} ms" for name, took in sorted(seconds.items(), key=lambda i: -i[1])[:4]))
             if summary is not None:
                 line("  summary()", f"{times['summary'].ms()}  ({queries} queries)")
+                slow = sorted(captured.captured_queries, key=lambda item: -float(item["time"]))[:3]
+                line("    its slowest queries (one run)", "; ".join(
+                    f"{float(item['time']) * 1000:.0f} ms {' '.join(item['sql'].split())[:60]}..." for item in slow))
                 line("  ratio (summary / SQL)", ratio(times["summary"].median, times["sql"].median))
                 slowest = times["summary"].median
             else:
