@@ -130,16 +130,18 @@ def next_invoice_number(year: int) -> str:
 
 def create_invoice(*, patient: Patient, charges, created_by: User, issued_on: date | None = None) -> Invoice:
     """Invoice the patient's share of the given charges (each at most once); numbered in the same transaction."""
-    charges = list(charges)
+    charges = list(Charge.objects.filter(pk__in=[charge.pk for charge in charges]).prefetch_related("lines")
+                   .order_by("date_of_service", "id"))
     if not charges:
         raise ValidationError({"charges": "Choose at least one visit to invoice."})
+    invoiced = set(InvoiceLine.objects.filter(charge__in=charges).values_list("charge_id", flat=True))
     problems = []
     for charge in charges:
         if charge.patient_id != patient.pk:
             problems.append(f"Charge #{charge.pk} is another patient's.")
         elif charge.status != ChargeStatus.ACTIVE:
             problems.append(f"Charge #{charge.pk} was voided.")
-        elif InvoiceLine.objects.filter(charge=charge).exists():
+        elif charge.pk in invoiced:
             problems.append(f"The visit of {charge.date_of_service:%d %b %Y} is already invoiced.")
     currencies = {charge.currency for charge in charges}
     if len(currencies) > 1:

@@ -206,10 +206,7 @@ class DiagnosisCodeForm(forms.ModelForm):
         fields = ["code", "description", "is_active"]
 
     def clean_code(self):
-        code = codes.normalise_icd10(self.cleaned_data.get("code", ""))
-        if not codes.is_icd10cm(code):
-            raise ValidationError("Not an ICD-10-CM code (e.g. M16.11).")
-        return code
+        return codes.normalise_icd10(self.cleaned_data.get("code", ""))  # the model's validator checks it
 
 
 @admin.register(DiagnosisCode)

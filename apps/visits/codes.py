@@ -46,6 +46,10 @@ def is_icd10cm(code: str) -> bool:
     return bool(ICD10CM_PATTERN.match(code))
 
 
+ICD10CM_HELP = ("Not an ICD-10-CM code (a letter, two characters, then optionally a dot and up to four more, "
+                "e.g. M16.11).")
+
+
 @dataclass(frozen=True)
 class Procedure:
     code: str

@@ -124,12 +124,11 @@ class PlanOfCareForm(forms.ModelForm):
         patient, therapist = cleaned.get("patient"), cleaned.get("therapist")
         started_on = cleaned.get("started_on")
         if started_on is not None:
-            from apps.visits.services import EARLIEST_PLAN_START, PLAN_START_AHEAD
-            from hipclinic.zones import clinic_today
+            from apps.visits.services import plan_start_problem
 
-            latest = clinic_today() + PLAN_START_AHEAD
-            if not EARLIEST_PLAN_START <= started_on <= latest:
-                self.add_error("started_on", f"Enter a date from 1 Jan 1901 to {latest:%d %b %Y} (a year from today).")
+            problem = plan_start_problem(started_on)
+            if problem:
+                self.add_error("started_on", problem)
         if therapist is not None and not therapist.has_role("therapist"):
             self.add_error("therapist", "Choose a therapist.")
         if patient is not None:
@@ -154,8 +153,7 @@ class PlanDiagnosisForm(forms.ModelForm):
     def clean_code(self):
         code = codes.normalise_icd10(self.cleaned_data.get("code", ""))
         if not codes.is_icd10cm(code):
-            raise ValidationError("Not an ICD-10-CM code (a letter, two characters, then optionally a dot and up "
-                                  "to four more, e.g. M16.11).")
+            raise ValidationError(codes.ICD10CM_HELP)
         return code
 
 

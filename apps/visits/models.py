@@ -15,6 +15,7 @@ from operator import or_
 
 import pgtrigger
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -24,12 +25,18 @@ from apps.assessments.models import MeasureKind
 from apps.patients.models import Patient, Referral
 from apps.prescriptions.models import Program
 from apps.scheduling.models import Appointment
+from apps.visits import codes
+
+
+def validate_icd10cm(value: str) -> None:
+    if not codes.is_icd10cm(value):
+        raise ValidationError(codes.ICD10CM_HELP, code="invalid_icd10cm")
 
 
 class DiagnosisCode(models.Model):
     """An ICD-10-CM code offered when writing a plan (the curated list; clinics may add more)."""
 
-    code = models.CharField(max_length=8, unique=True)
+    code = models.CharField(max_length=8, unique=True, validators=[validate_icd10cm])
     description = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
 
@@ -86,7 +93,7 @@ class PlanOfCare(models.Model):
 
 class PlanDiagnosis(models.Model):
     plan = models.ForeignKey(PlanOfCare, on_delete=models.CASCADE, related_name="diagnoses")
-    code = models.CharField("ICD-10-CM code", max_length=8)
+    code = models.CharField("ICD-10-CM code", max_length=8, validators=[validate_icd10cm])
     description = models.CharField(max_length=200)
     position = models.PositiveSmallIntegerField(default=0)
 

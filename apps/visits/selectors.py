@@ -156,26 +156,28 @@ def visit_hint(appointment: Appointment) -> str:
     return visit_hints([appointment]).get(appointment.pk, "")
 
 
+def _late_draft(now: datetime) -> Q:
+    return Q(status=NoteStatus.DRAFT, created_at__lte=now - timedelta(hours=clinic_policy().unsigned_note_hours))
+
+
+def _late_for_cosignature(now: datetime) -> Q:
+    return Q(status=NoteStatus.AWAITING_COSIGNATURE, signed_at__lte=now - timedelta(hours=clinic_policy().cosign_hours))
+
+
 def unsigned_notes(*, now: datetime | None = None) -> QuerySet:
     """Drafts older than the clinic's limit (hours since the note was started)."""
-    now = now or timezone.now()
-    return notes().filter(status=NoteStatus.DRAFT,
-                          created_at__lte=now - timedelta(hours=clinic_policy().unsigned_note_hours))
+    return notes().filter(_late_draft(now or timezone.now()))
 
 
 def awaiting_cosignature(*, now: datetime | None = None) -> QuerySet:
     """Assistants' signed notes not co-signed within the clinic's limit."""
-    now = now or timezone.now()
-    return notes().filter(status=NoteStatus.AWAITING_COSIGNATURE,
-                          signed_at__lte=now - timedelta(hours=clinic_policy().cosign_hours))
+    return notes().filter(_late_for_cosignature(now or timezone.now()))
 
 
 def with_lateness(queryset: QuerySet, *, now: datetime | None = None) -> QuerySet:
     """Each note annotated ``is_late``: a draft past the unsigned limit, or an assistant's note past the co-sign one."""
     now = now or timezone.now()
-    policy = clinic_policy()
-    late = Q(status=NoteStatus.DRAFT, created_at__lte=now - timedelta(hours=policy.unsigned_note_hours)) | Q(
-        status=NoteStatus.AWAITING_COSIGNATURE, signed_at__lte=now - timedelta(hours=policy.cosign_hours))
+    late = _late_draft(now) | _late_for_cosignature(now)
     return queryset.annotate(is_late=Case(When(late, then=Value(True)), default=Value(False),
                                           output_field=BooleanField()))
 

@@ -159,12 +159,19 @@ EARLIEST_PLAN_START = date(1901, 1, 1)
 PLAN_START_AHEAD = timedelta(days=365)
 
 
+def plan_start_problem(day: date) -> str | None:
+    """Why a plan cannot start on ``day`` (the clock adds weeks and days to it: the calendar's ends would overflow)."""
+    latest = local_date(clinic_zone()) + PLAN_START_AHEAD
+    if not EARLIEST_PLAN_START <= day <= latest:
+        return f"Enter a date from 1 Jan 1901 to {latest:%d %b %Y} (a year from today)."
+    return None
+
+
 def _check_plan(plan: PlanOfCare) -> None:
     plan.full_clean(exclude=["created_by", "patient", "therapist"])
-    latest = local_date(clinic_zone()) + PLAN_START_AHEAD
-    if not EARLIEST_PLAN_START <= plan.started_on <= latest:
-        # The clock adds weeks and days to it: the calendar's ends would overflow.
-        raise ValidationError({"started_on": f"Enter a date from 1 Jan 1901 to {latest:%d %b %Y} (a year from today)."})
+    problem = plan_start_problem(plan.started_on)
+    if problem:
+        raise ValidationError({"started_on": problem})
     if plan.program_id and plan.program.patient_id != plan.patient_id:
         raise ValidationError({"program": "This program is another patient's."})
     if plan.referral_id and plan.referral.patient_id != plan.patient_id:

@@ -45,21 +45,10 @@ def visit(patient, rota):
 
 
 def one_time_code(user) -> str:
-    """The code the user's authenticator would show ("" without two-factor); never one already used.
-
-    django-otp refuses a time step at or before the last one used, so a second signature at
-    the same pinned instant takes the next step (within the device's tolerance).
-    """
-    import time
-
-    from django_otp.oath import TOTP
+    """The code the user's authenticator shows now ("" for a user without two-factor), never one already used."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from tests.conftest import one_time_code as code_of
+
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None:
-        return ""
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
-    if totp.t() <= device.last_t:
-        totp.time += (device.last_t + 1 - totp.t()) * device.step
-    return str(totp.token()).zfill(device.digits)
+    return "" if device is None else code_of(device)

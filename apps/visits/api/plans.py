@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -18,7 +16,6 @@ from apps.visits import selectors, services
 from apps.visits.api.permissions import Holds
 from apps.visits.models import Certification, PlanOfCare
 from hipclinic.api import call_service
-from hipclinic.zones import clinic_today
 
 
 class DiagnosisSerializer(serializers.Serializer):
@@ -84,11 +81,9 @@ class PlanOfCareSerializer(serializers.ModelSerializer):
         return DueSerializer(items, many=True).data
 
     def validate_started_on(self, day):
-        # A plan runs at most 52 weeks from an episode about to begin; and the clock's date
-        # arithmetic must stay inside the calendar (the slot API's earliest year, 1901).
-        latest = clinic_today() + timedelta(days=365)
-        if not date(1901, 1, 1) <= day <= latest:
-            raise serializers.ValidationError(f"Enter a date from 1 Jan 1901 to {latest:%d %b %Y} (a year from today).")
+        problem = services.plan_start_problem(day)  # the service's rule, checked here to answer before the write
+        if problem:
+            raise serializers.ValidationError(problem)
         return day
 
     def validate_patient(self, patient):
