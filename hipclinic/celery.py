@@ -43,6 +43,18 @@ BEAT_SCHEDULE = {
         "task": "apps.visits.tasks.verify_signed_notes",
         "schedule": crontab(day_of_week="sunday", hour=3, minute=17), "options": {"expires": 6 * 3600},
     },
+    # The dashboard's stored figures (apps.reports.services.refresh_figures): the last 35 closed days
+    # every quarter hour, so a late entry (a no-show marked the next morning) shows within 15
+    # minutes; under a second at full size. Every day at night (a minute's work at full size,
+    # measured by bench/reports.py), when nobody reads them. A run not started in time is dropped:
+    # the next one does the work, and until then the dashboard counts the missing days live.
+    "reports.refresh_figures": {
+        "task": "apps.reports.tasks.refresh_stored_figures", "schedule": 900.0, "options": {"expires": 840},
+    },
+    "reports.refresh_figures_full": {
+        "task": "apps.reports.tasks.refresh_stored_figures", "kwargs": {"full": True},
+        "schedule": crontab(hour=2, minute=43), "options": {"expires": 3 * 3600},
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -76,6 +76,12 @@ class SummarySerializer(serializers.Serializer):
     end = serializers.DateField()
     therapist = serializers.IntegerField(allow_null=True, help_text="The therapist filter applied, if any.")
     cause = serializers.CharField(allow_null=True, help_text="The referral-cause filter applied, if any.")
+    stored_through = serializers.DateField(
+        allow_null=True, help_text="The last day of the range read from the figures the beat task stores; later "
+                                   "days are counted from the records now. Null: every day counted now.")
+    refreshed_at = serializers.DateTimeField(allow_null=True, help_text="When those stored figures were counted.")
+    overdue_as_of = serializers.DateTimeField(help_text="When the overdue reports and re-certifications were "
+                                                        "counted (the stored snapshot of today, or now).")
     new_referrals = count("new_referrals")
     first_evaluations = count("first_evaluations")
     conversion = share("conversion")

@@ -10,14 +10,14 @@ and the page show the same words.
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db.models import (
     Count,
     DateTimeField,
@@ -57,7 +57,7 @@ from apps.scheduling.models import (
 )
 from apps.visits.models import PlanOfCare, PlanStatus
 from apps.visits.selectors import due_for_plans, unsigned_notes
-from hipclinic.zones import clinic_zone, local_day_bounds
+from hipclinic.zones import clinic_zone, local_date, local_day_bounds
 
 MAX_RANGE_DAYS = 3 * 366
 # The window whose silence flags an active program (the issue: "no log for 7 days").
@@ -67,6 +67,13 @@ ADHERENCE_STATUSES = (ProgramStatus.ACTIVE, ProgramStatus.PAUSED, ProgramStatus.
 # Appointments whose outcome is known: the denominator of attendance ("scheduled").
 CLOSED_STATUSES = (AppointmentStatus.COMPLETED, AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
 NO_CAUSE = "none"  # outcomes of a plan with no referral linked
+# The longest a program can run (its validators): one started earlier ends before any day asked about.
+LONGEST_PROGRAM_WEEKS = max(v.limit_value for v in Program._meta.get_field("weeks").validators
+                            if isinstance(v, MaxValueValidator))
+# The version of the definitions the stored rows (apps.reports.models) follow: raise it when a change
+# to a definition makes stored rows wrong, and they are ignored until the beat task recounts them all.
+FIGURES_VERSION = 1
+FIGURES_REFRESH_ID = 1
 
 DEFINITIONS: dict[str, str] = {
     "new_referrals": "Referrals dated in the range.",
@@ -152,21 +159,62 @@ def validate(*, start, end, therapist=None, cause: str | None = None) -> Filters
 
 
 def summary(*, start: date, end: date, therapist=None, cause: str | None = None,
-            now: datetime | None = None) -> dict:
-    """Every figure of the range, filtered by therapist (a user id) and referral cause."""
+            now: datetime | None = None, stored: bool = True) -> dict:
+    """Every figure of the range, filtered by therapist (a user id) and referral cause.
+
+    Days up to the last one the beat task stored are read from ``apps.reports.models`` (when
+    stored under today's rules and ``stored`` is not False); the others are counted from the
+    records. ``stored_through`` says where the line fell (None: everything counted live).
+    """
     filters = validate(start=start, end=end, therapist=therapist, cause=cause)
     now = now or timezone.now()
+    state = usable_state() if stored else None
+    through = state.through if state else None
+    kept, live = split(filters, through)
+    counts = add(stored_attendance(kept) if kept else {}, counted_attendance(live) if live else {})
+    episode_counts, scores = finished_episodes(kept, live)
     return {
         "start": filters.start, "end": filters.end, "therapist": filters.therapist_id, "cause": filters.cause,
+        "stored_through": kept.end if kept else None,
+        "refreshed_at": state.refreshed_at if state and kept else None,
         **referrals(filters),
-        **attendance(filters),
-        **episodes(filters),
-        **utilisation(filters),
+        **attendance(counts),
+        **episodes(episode_counts),
+        **utilisation(filters, booked_seconds=counts.get("booked_seconds", 0)),
         **adherence(filters),
-        "outcomes": outcomes(filters),
+        "outcomes": outcomes(scores),
         **billing(filters),
-        **compliance(filters, now=now),
+        **compliance(filters, now=now, state=state),
     }
+
+
+def usable_state():
+    """The refresh row when its stored rows follow today's rules, else None (every day counted live)."""
+    from apps.reports.models import FiguresRefresh
+
+    state = FiguresRefresh.objects.filter(pk=FIGURES_REFRESH_ID).first()
+    if (state is None or state.through is None or state.version != FIGURES_VERSION
+            or state.zone != clinic_zone().key
+            or state.late_cancellation_hours != clinic_policy().late_cancellation_hours):
+        return None
+    return state
+
+
+def split(filters: Filters, through: date | None) -> tuple[Filters | None, Filters | None]:
+    """(the days read from stored rows, the days counted live); either None when it holds no day."""
+    if through is None or through < filters.start:
+        return None, filters
+    if through >= filters.end:
+        return filters, None
+    return replace(filters, end=through), replace(filters, start=through + timedelta(days=1))
+
+
+def add(*parts: dict) -> dict:
+    total = dict.fromkeys(ATTENDANCE_COUNTS, 0)
+    for part in parts:
+        for name, value in part.items():
+            total[name] += value or 0
+    return total
 
 
 def rate(part, whole) -> float | None:
@@ -224,33 +272,62 @@ def referrals(filters: Filters) -> dict:
             "conversion": rate(counts["converted"], counts["referred"])}
 
 
-def attendance(filters: Filters) -> dict:
+def attendance_counts() -> dict:
+    """The attendance counts as aggregates of ``appointments()`` rows: a range's totals, or one per
+    day and therapist when grouped (the stored rows are these, so both count the same things)."""
     hours = clinic_policy().late_cancellation_hours
     late = AppointmentStatusChange.objects.filter(
         appointment=OuterRef("pk"), to_status=AppointmentStatus.CANCELLED,
         changed_at__gt=ExpressionWrapper(OuterRef("start") - Value(timedelta(hours=hours)),
                                          output_field=DateTimeField()))
-    completed = Q(status=AppointmentStatus.COMPLETED)
-    cancelled = Q(status=AppointmentStatus.CANCELLED)
-    counts = appointments(filters).aggregate(
-        visits=Count("pk", filter=completed),
-        scheduled=Count("pk", filter=Q(status__in=CLOSED_STATUSES)),
-        cancelled=Count("pk", filter=cancelled),
-        no_show=Count("pk", filter=Q(status=AppointmentStatus.NO_SHOW)),
-        late=Count("pk", filter=cancelled & Q(Exists(late))),
-    )
     later = Appointment.objects.filter(patient=OuterRef("patient"), start__gt=OuterRef("start"),
                                        created_at__lte=OuterRef("end")).exclude(pk=OuterRef("pk"))
-    rebooked = appointments(filters).filter(completed).aggregate(
-        rebooked=Count("pk", filter=Q(Exists(later))))["rebooked"]
-    scheduled = counts["scheduled"]
+    completed = Q(status=AppointmentStatus.COMPLETED)
+    cancelled = Q(status=AppointmentStatus.CANCELLED)
     return {
-        "visits": counts["visits"], "scheduled": scheduled, "cancelled": counts["cancelled"],
-        "no_shows": counts["no_show"],
-        "cancellation_rate": rate(counts["cancelled"], scheduled), "no_show_rate": rate(counts["no_show"], scheduled),
-        "cancellation_and_no_show_rate": rate(counts["cancelled"] + counts["no_show"], scheduled),
-        "late_cancellations": counts["late"], "late_cancellation_hours": hours,
-        "rebooked_visits": rebooked, "rebook_rate": rate(rebooked, counts["visits"]),
+        "visits": Count("pk", filter=completed),
+        "scheduled": Count("pk", filter=Q(status__in=CLOSED_STATUSES)),
+        "cancelled": Count("pk", filter=cancelled),
+        "no_shows": Count("pk", filter=Q(status=AppointmentStatus.NO_SHOW)),
+        "late_cancellations": Count("pk", filter=cancelled & Q(Exists(late))),
+        "rebooked_visits": Count("pk", filter=completed & Q(Exists(later))),
+        "booked_seconds": Sum(ExpressionWrapper(F("end") - F("start"), output_field=DurationField()),
+                              filter=Q(status__in=ACTIVE_STATUSES)),
+    }
+
+
+ATTENDANCE_COUNTS = ("visits", "scheduled", "cancelled", "no_shows", "late_cancellations", "rebooked_visits",
+                     "booked_seconds")
+
+
+def seconds(value) -> int:
+    """A summed duration (a timedelta, or None for no rows) as whole seconds."""
+    return round(value.total_seconds()) if value else 0
+
+
+def counted_attendance(filters: Filters) -> dict:
+    counts = appointments(filters).aggregate(**attendance_counts())
+    return {**counts, "booked_seconds": seconds(counts["booked_seconds"])}
+
+
+def stored_attendance(filters: Filters) -> dict:
+    from apps.reports.models import ANY_CAUSE, DayFigures
+
+    rows = DayFigures.objects.filter(day__gte=filters.start, day__lte=filters.end, cause=filters.cause or ANY_CAUSE)
+    if filters.therapist_id is not None:
+        rows = rows.filter(therapist__user_id=filters.therapist_id)
+    return rows.aggregate(**{name: Sum(name) for name in ATTENDANCE_COUNTS})
+
+
+def attendance(counts: dict) -> dict:
+    scheduled, cancelled, no_shows = counts["scheduled"], counts["cancelled"], counts["no_shows"]
+    return {
+        "visits": counts["visits"], "scheduled": scheduled, "cancelled": cancelled, "no_shows": no_shows,
+        "cancellation_rate": rate(cancelled, scheduled), "no_show_rate": rate(no_shows, scheduled),
+        "cancellation_and_no_show_rate": rate(cancelled + no_shows, scheduled),
+        "late_cancellations": counts["late_cancellations"],
+        "late_cancellation_hours": clinic_policy().late_cancellation_hours,
+        "rebooked_visits": counts["rebooked_visits"], "rebook_rate": rate(counts["rebooked_visits"], counts["visits"]),
     }
 
 
@@ -264,16 +341,79 @@ def discharged_plans(filters: Filters) -> QuerySet:
     return queryset
 
 
-def episodes(filters: Filters) -> dict:
+def episode_rows(plans: QuerySet) -> QuerySet:
+    """Discharged plans as rows: ``pk``, ``discharged_on``, ``therapist_id``, ``cause`` (their referral's),
+    ``episode_visits`` (their patient's completed visits from the start day to the discharge day) and,
+    per measure, ``<measure>_n`` complete scores from the referral (or the start) to the discharge, with
+    the ``_first`` and ``_last`` of them. One query, whatever the number of plans."""
     visits = (Appointment.objects.filter(patient=OuterRef("patient"), status=AppointmentStatus.COMPLETED)
               .annotate(day=TruncDate("start", tzinfo=clinic_zone()))
               .filter(day__gte=OuterRef("started_on"), day__lte=OuterRef("discharged_on"))
               .order_by().values("patient").annotate(n=Count("pk")).values("n"))
-    counts = discharged_plans(filters).annotate(
-        episode_visits=Coalesce(Subquery(visits, output_field=IntegerField()), 0)).aggregate(
-        plans=Count("pk"), visits=Sum("episode_visits"))
+    annotations = {}
+    score = DecimalField(max_digits=5, decimal_places=1)
+    for measure in MeasureKind.values:
+        scores = OutcomeMeasure.objects.filter(
+            patient=OuterRef("patient"), measure=measure, complete=True, score__isnull=False,
+            recorded_on__lte=OuterRef("discharged_on"),
+            recorded_on__gte=Coalesce(OuterRef("referral__referral_date"), OuterRef("started_on")))
+        annotations[f"{measure}_first"] = Subquery(scores.order_by("recorded_on", "id").values("score")[:1],
+                                                   output_field=score)
+        annotations[f"{measure}_last"] = Subquery(scores.order_by("-recorded_on", "-id").values("score")[:1],
+                                                  output_field=score)
+        annotations[f"{measure}_n"] = Coalesce(Subquery(scores.order_by().values("patient").annotate(
+            n=Count("pk")).values("n"), output_field=IntegerField()), 0)
+    return plans.annotate(
+        cause=F("referral__cause"), episode_visits=Coalesce(Subquery(visits, output_field=IntegerField()), 0),
+        **annotations,
+    ).values("pk", "discharged_on", "therapist_id", "cause", "episode_visits", *annotations)
+
+
+def measure_changes(row: dict) -> dict[str, tuple[float | None, bool | None]]:
+    """{measure: (change first to last, whether it reached the MCID)} for each measure the episode has a
+    score of; (None, None) when it has one score only (no follow-up)."""
+    found = {}
+    for measure in MeasureKind.values:
+        if row[f"{measure}_n"] >= 2:
+            moved = change(measure, row[f"{measure}_first"], row[f"{measure}_last"])
+            found[measure] = (moved.delta, moved.mcid_reached)
+        elif row[f"{measure}_n"] == 1:
+            found[measure] = (None, None)
+    return found
+
+
+def finished_episodes(kept: Filters | None, live: Filters | None) -> tuple[dict, Counter]:
+    """Plans discharged in the range: ({"plans": n, "visits": n}, a Counter of their scores' changes keyed
+    (cause, measure, change, reached MCID)), from the stored episodes of ``kept`` days and the records
+    of ``live`` ones. Stored changes come back as the floats ``change()`` gave."""
+    from apps.reports.models import EpisodeScore, FinishedEpisode
+
+    plans = visits = 0
+    scores = Counter()
+    if kept is not None:
+        episodes = FinishedEpisode.objects.filter(discharged_on__gte=kept.start, discharged_on__lte=kept.end)
+        if kept.therapist_id is not None:
+            episodes = episodes.filter(therapist_id=kept.therapist_id)
+        if kept.cause:
+            episodes = episodes.filter(cause=kept.cause)
+        totals = episodes.aggregate(plans=Count("pk"), visits=Sum("visits"))
+        plans, visits = totals["plans"], totals["visits"] or 0
+        for cause, measure, delta, reached, n in (
+                EpisodeScore.objects.filter(episode__in=episodes.values("pk")).order_by()
+                .values_list("episode__cause", "measure", "delta", "reached_mcid").annotate(n=Count("pk"))):
+            scores[(cause or NO_CAUSE, measure, None if delta is None else float(delta), reached)] += n
+    if live is not None:
+        for row in episode_rows(discharged_plans(live)):
+            plans += 1
+            visits += row["episode_visits"]
+            for measure, (delta, reached) in measure_changes(row).items():
+                scores[(row["cause"] or NO_CAUSE, measure, delta, reached)] += 1
+    return {"plans": plans, "visits": visits}, scores
+
+
+def episodes(counts: dict) -> dict:
     return {"finished_episodes": counts["plans"],
-            "visits_per_finished_episode": rate(counts["visits"] or 0, counts["plans"])}
+            "visits_per_finished_episode": rate(counts["visits"], counts["plans"])}
 
 
 def _weekday_counts(first: date, last: date) -> list[int]:
@@ -289,10 +429,8 @@ def _minutes(start: time, end: time) -> float:
     return (datetime.combine(date.min, end) - datetime.combine(date.min, start)).total_seconds() / 60
 
 
-def utilisation(filters: Filters) -> dict:
-    booked = appointments(filters).filter(status__in=ACTIVE_STATUSES).aggregate(
-        minutes=Sum(ExpressionWrapper(F("end") - F("start"), output_field=DurationField())))["minutes"]
-    booked_minutes = booked.total_seconds() / 60 if booked else 0.0
+def utilisation(filters: Filters, *, booked_seconds: int) -> dict:
+    booked_minutes = booked_seconds / 60
     hours = WorkingHours.objects.filter(therapist__is_active=True)
     off = TimeOff.objects.filter(therapist__is_active=True)
     if filters.therapist_id is not None:
@@ -324,8 +462,10 @@ def utilisation(filters: Filters) -> dict:
 
 
 def adherence(filters: Filters) -> dict:
-    programs = _of_patients(Program.objects.filter(status__in=ADHERENCE_STATUSES, start_date__lte=filters.end),
-                            filters)
+    # A program started more than its longest possible length before the range ends before it.
+    programs = _of_patients(Program.objects.filter(
+        status__in=ADHERENCE_STATUSES, start_date__lte=filters.end,
+        start_date__gt=filters.start - timedelta(weeks=LONGEST_PROGRAM_WEEKS)), filters)
     if filters.therapist_id is not None:
         programs = programs.filter(therapist_id=filters.therapist_id)
     quiet_from = max(filters.start, filters.end - timedelta(days=QUIET_PROGRAM_DAYS - 1))
@@ -351,46 +491,43 @@ def adherence(filters: Filters) -> dict:
             "quiet_programs_share": rate(quiet, active)}
 
 
-def outcomes(filters: Filters) -> dict:
-    """{"by_measure": {measure: figures}, "by_cause": {cause: {measure: figures}}}."""
-    annotations = {}
-    for measure in MeasureKind.values:
-        scores = OutcomeMeasure.objects.filter(
-            patient=OuterRef("patient"), measure=measure, complete=True, score__isnull=False,
-            recorded_on__lte=OuterRef("discharged_on"),
-            recorded_on__gte=Coalesce(OuterRef("referral__referral_date"), OuterRef("started_on")))
-        money = DecimalField(max_digits=5, decimal_places=1)
-        annotations[f"{measure}_first"] = Subquery(scores.order_by("recorded_on", "id").values("score")[:1],
-                                                   output_field=money)
-        annotations[f"{measure}_last"] = Subquery(scores.order_by("-recorded_on", "-id").values("score")[:1],
-                                                  output_field=money)
-        annotations[f"{measure}_n"] = Coalesce(Subquery(scores.order_by().values("patient").annotate(
-            n=Count("pk")).values("n"), output_field=IntegerField()), 0)
-    rows = discharged_plans(filters).annotate(cause=F("referral__cause"), **annotations).values(
-        "cause", *annotations)
-    changes = defaultdict(list)  # (cause, measure) -> [Change | None]
-    for row in rows:
-        for measure in MeasureKind.values:
-            if not row[f"{measure}_n"]:
-                continue
-            found = (change(measure, row[f"{measure}_first"], row[f"{measure}_last"])
-                     if row[f"{measure}_n"] >= 2 else None)
-            changes[(row["cause"] or NO_CAUSE, measure)].append(found)
-    by_measure = defaultdict(list)
-    by_cause: dict[str, dict] = defaultdict(dict)
-    for (cause, measure), found in sorted(changes.items()):
-        by_measure[measure].extend(found)
-        by_cause[cause][measure] = _outcome_figures(found)
+def outcomes(scores: Counter) -> dict:
+    """{"by_measure": {measure: figures}, "by_cause": {cause: {measure: figures}}} from the counted changes."""
+    by_measure: dict[str, Counter] = defaultdict(Counter)
+    by_cause: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for (cause, measure, delta, reached), n in scores.items():
+        by_measure[measure][(delta, reached)] += n
+        by_cause[cause][measure][(delta, reached)] += n
     return {"by_measure": {measure: _outcome_figures(by_measure[measure]) for measure in MeasureKind.values},
-            "by_cause": dict(by_cause)}
+            "by_cause": {cause: {measure: _outcome_figures(counted) for measure, counted in sorted(measures.items())}
+                         for cause, measures in sorted(by_cause.items())}}
 
 
-def _outcome_figures(found: list) -> dict:
-    scored = [c for c in found if c is not None]
-    reached = sum(c.mcid_reached for c in scored)
-    return {"patients": len(found), "with_follow_up": len(scored), "no_follow_up": len(found) - len(scored),
-            "reached_mcid": reached, "share_reaching_mcid": rate(reached, len(scored)),
-            "median_change": statistics.median(c.delta for c in scored) if scored else None}
+def _outcome_figures(counted: Counter) -> dict:
+    """The figures of one measure from {(change or None, reached MCID): patients}."""
+    patients = sum(counted.values())
+    scored = sorted((delta, n) for (delta, _), n in counted.items() if delta is not None)
+    with_follow_up = sum(n for _, n in scored)
+    reached = sum(n for (_, hit), n in counted.items() if hit)
+    return {"patients": patients, "with_follow_up": with_follow_up, "no_follow_up": patients - with_follow_up,
+            "reached_mcid": reached, "share_reaching_mcid": rate(reached, with_follow_up),
+            "median_change": weighted_median(scored)}
+
+
+def weighted_median(counted: list[tuple[float, int]]) -> float | None:
+    """The median of values given sorted with how often each occurs: what ``statistics.median`` gives
+    of the list written out (the mean of the two middle values of an even count)."""
+    total = sum(n for _, n in counted)
+    if not total:
+        return None
+    wanted = sorted({(total - 1) // 2, total // 2})
+    middle, seen = [], 0
+    for value, n in counted:
+        while wanted and wanted[0] < seen + n:
+            middle.append(value)
+            wanted.pop(0)
+        seen += n
+    return middle[0] if total % 2 else (middle[0] + middle[1]) / 2
 
 
 def billing(filters: Filters) -> dict:
@@ -414,18 +551,37 @@ def billing(filters: Filters) -> dict:
             "outstanding_balance": invoiced - paid["to_end"]}
 
 
-def compliance(filters: Filters, *, now: datetime) -> dict:
-    plans = _of_patients(PlanOfCare.objects.filter(status=PlanStatus.OPEN), filters)
+def compliance(filters: Filters, *, now: datetime, state=None) -> dict:
+    """Overdue reports and re-certifications (from the beat task's snapshot when it was taken today
+    under the current policy, else from the clock), and unsigned notes now."""
     notes = _of_patients(unsigned_notes(now=now), filters)
     if filters.therapist_id is not None:
-        plans = plans.filter(therapist_id=filters.therapist_id)
         notes = notes.filter(author_id=filters.therapist_id)
+    snapshot = state is not None and state.due_as_of == local_date(clinic_zone(), now) \
+        and state.due_taken_at is not None and state.due_taken_at >= clinic_policy().updated_at
+    if snapshot:
+        from apps.reports.models import OverduePlan
+
+        rows = _of_patients(OverduePlan.objects.all(), filters)
+        if filters.therapist_id is not None:
+            rows = rows.filter(therapist_id=filters.therapist_id)
+        counts = rows.aggregate(progress_report=Count("pk", filter=Q(progress_report=True)),
+                                recertification=Count("pk", filter=Q(recertification=True)))
+    else:
+        plans = _of_patients(PlanOfCare.objects.filter(status=PlanStatus.OPEN), filters)
+        if filters.therapist_id is not None:
+            plans = plans.filter(therapist_id=filters.therapist_id)
+        counts = {what: len(plan_ids) for what, plan_ids in overdue_plans(plans, now=now).items()}
+    return {"overdue_progress_reports": counts.get("progress_report", 0),
+            "overdue_recertifications": counts.get("recertification", 0),
+            "unsigned_notes": notes.count(), "overdue_as_of": state.due_taken_at if snapshot else now}
+
+
+def overdue_plans(plans: QuerySet, *, now: datetime) -> dict[str, set[int]]:
+    """{"progress_report" | "recertification": ids of the plans overdue for it today} by the clock."""
     overdue = defaultdict(set)
-    for plan_id, items in due_for_plans(plans).items():
+    for plan_id, items in due_for_plans(plans, today=local_date(clinic_zone(), now)).items():
         for item in items:
             if item.overdue:
                 overdue[item.what].add(plan_id)
-    return {"overdue_progress_reports": len(overdue["progress_report"]),
-            "overdue_recertifications": len(overdue["recertification"]),
-            "unsigned_notes": notes.count()}
-
+    return overdue
