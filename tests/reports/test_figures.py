@@ -273,3 +273,40 @@ def test_a_user_who_is_not_a_therapist_is_refused_as_a_filter(db):
     with pytest.raises(ValidationError) as refused:
         figures.summary(start=date(2026, 1, 1), end=date(2026, 1, 31), therapist=desk.pk)
     assert "therapist" in refused.value.message_dict
+
+
+def test_compliance_figures_equal_the_plans_and_notes_counted_one_by_one(db, period):
+    """Overdue reports and re-certifications as the clock says of each plan on its own (the chart's
+    per-plan path), and unsigned notes as drafts older than the clinic's limit."""
+    from apps.visits.models import Certification
+    from apps.visits.selectors import due_for_plan
+
+    start, end = period
+    therapists = build(2, start, end)
+    policy = clinic_policy()
+    policy.plan_of_care_clock, policy.progress_report_every_visits, policy.recertification_days = True, 2, 30
+    policy.unsigned_note_hours = 48
+    policy.save()
+    open_plans = list(PlanOfCare.objects.filter(status="open"))
+    for plan in open_plans[::2]:
+        Certification.objects.create(plan=plan, signed_on=start, clinician="Dr Lee", recorded_by=plan.therapist)
+    now = datetime.now(UTC)
+    drafts = list(VisitNote.objects.filter(status="draft"))
+    for days_ago, note in zip([1, 3, 5, 0, 2], drafts, strict=False):
+        VisitNote.objects.filter(pk=note.pk).update(created_at=now - timedelta(days=days_ago, minutes=1))
+
+    def by_hand(therapist=None):
+        plans = [p for p in open_plans if therapist is None or p.therapist_id == therapist]
+        overdue = {what: sum(1 for p in plans if any(d.what == what and d.overdue for d in due_for_plan(p)))
+                   for what in ("progress_report", "recertification")}
+        late = [n for n in VisitNote.objects.filter(status="draft") if n.created_at <= now - timedelta(hours=48)
+                and (therapist is None or n.author_id == therapist)]
+        return {"overdue_progress_reports": overdue["progress_report"],
+                "overdue_recertifications": overdue["recertification"], "unsigned_notes": len(late)}
+
+    for therapist in [None, therapists[0].user_id]:
+        found = figures.summary(start=start, end=end, therapist=therapist, now=now)
+        assert {name: found[name] for name in by_hand()} == by_hand(therapist)
+    whole = figures.summary(start=start, end=end, now=now)
+    assert whole["overdue_recertifications"] == len(open_plans[::2]) and whole["overdue_progress_reports"]
+    assert whole["unsigned_notes"] == 3
