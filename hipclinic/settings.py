@@ -78,6 +78,9 @@ LOCAL_APPS = [
     "apps.billing",
     "apps.chart",  # re-registers the patient's admin page with the other apps' panels: after every app with admin pages
     "apps.reports",  # the clinic's numbers (layer 9): reads every app above, billing too; nothing reads it
+    "apps.fhir",  # interoperability (layer 9, beside reports): a FHIR R4 read API and bulk export
+    "apps.webhooks",  # signed webhooks to integrators, through a delivery queue in the database
+    "apps.calendars",  # therapists' secret iCalendar feeds
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

@@ -32,6 +32,7 @@ LAYERS = {
     "visits": 7,
     "desk": 8, "chart": 8, "billing": 8,
     "reports": 9,  # the clinic's numbers read billing's charges too
+    "fhir": 9, "webhooks": 9, "calendars": 9,  # interoperability: they read (and hear from) every app below
 }
 SAME_LAYER_ALLOWED = {("ops", "accounts")}  # the access log and the policy's history name staff users
 PROJECT_MODULES_THAT_WIRE_APPS = {"urls.py"}
