@@ -30,33 +30,35 @@ def feed_url(token: str) -> str:
     return settings.SITE_URL + reverse("calendars:feed", kwargs={"token": token})
 
 
-def _page(request, *, token: str | None = None, status: int = 200):
-    feed = CalendarFeed.objects.open().filter(user=request.user).first()
-    url = feed_url(token) if token else None
-    return render(request, "calendars/home.html", {
-        "feed": feed, "url": url, "webcal_url": url and "webcal" + url[url.index(":"):],
-        "days_back": selectors.DAYS_BACK, "days_ahead": selectors.DAYS_AHEAD,
-    }, status=status)
+# A new address waits in the session between the POST that made it and the page that shows
+# it once (as new recovery codes do), so reloading that page never makes another one.
+NEW_FEED_SESSION_KEY = "calendars.new_feed_token"
 
 
 @role_required(*services.FEED_ROLES)
 @require_GET
 @never_cache
 def home(request):
-    return _page(request)
+    feed = CalendarFeed.objects.open().filter(user=request.user).first()
+    token = request.session.pop(NEW_FEED_SESSION_KEY, None)
+    url = feed_url(token) if token and feed is not None and feed.prefix == token[:len(feed.prefix)] else None
+    return render(request, "calendars/home.html", {
+        "feed": feed, "url": url, "webcal_url": url and "webcal" + url[url.index(":"):],
+        "days_back": selectors.DAYS_BACK, "days_ahead": selectors.DAYS_AHEAD,
+    })
 
 
 @role_required(*services.FEED_ROLES)
 @require_POST
-@never_cache
 def issue(request):
-    """Make (or replace) the feed; the page that answers is the only place its address is ever shown."""
+    """Make (or replace) the feed, then show its address once on the page."""
     try:
         _feed, token = services.issue_feed(user=request.user, by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return redirect("calendars:home")
-    return _page(request, token=token)
+    else:
+        request.session[NEW_FEED_SESSION_KEY] = token
+    return redirect("calendars:home")
 
 
 @role_required(*services.FEED_ROLES)

@@ -114,9 +114,9 @@ def test_a_therapist_creates_a_feed_and_sees_its_address_once(client, therapist)
     client.force_login(therapist.user)
     assert "You have no calendar feed." in client.get("/calendars/").content.decode()
 
-    made = client.post("/calendars/new/")
+    made = client.post("/calendars/new/", follow=True)
 
-    assert made.status_code == 200 and "no-store" in made["Cache-Control"]
+    assert made.redirect_chain == [("/calendars/", 302)] and "no-store" in made["Cache-Control"]
     feed = CalendarFeed.objects.open().get(user=therapist.user)
     page = made.content.decode()
     start = page.index("http://", page.index('id="feed-url"'))
@@ -131,7 +131,7 @@ def test_a_therapist_replaces_and_revokes_from_the_page(client, therapist):
     _feed, old = services.issue_feed(user=therapist.user, by=therapist.user)
     client.force_login(therapist.user)
 
-    replaced = client.post("/calendars/new/").content.decode()
+    replaced = client.post("/calendars/new/", follow=True).content.decode()
     assert old not in replaced and client.get(url(old)).status_code == 404
     new_feed = CalendarFeed.objects.open().get(user=therapist.user)
 
