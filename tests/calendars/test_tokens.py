@@ -1,5 +1,6 @@
 """The feed's secret address: made, shown once, replaced and revoked; what a wrong one gets."""
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -170,3 +171,18 @@ def test_a_manager_revokes_a_therapists_feed_in_the_admin(client, therapist, man
     client.logout()
     assert client.get(url(token)).status_code == 404
 
+
+
+def test_no_token_reaches_the_logs(client, therapist, caplog):
+    caplog.set_level(logging.INFO)
+    feed, token = services.issue_feed(user=therapist.user, by=therapist.user)
+    assert client.get(url(token)).status_code == 200
+    wrong = token[:-3] + ("abc" if not token.endswith("abc") else "xyz")
+    assert client.get(url(wrong)).status_code == 404
+    services.revoke_feed(feed=feed, by=therapist.user)
+    assert client.get(url(token)).status_code == 404
+
+    lines = [logging.Formatter("%(name)s %(message)s").format(record) for record in caplog.records]
+    assert any("/calendars/feed/<str:token>.ics 404" in line for line in lines), lines
+    for secret in (token, wrong, token[:10]):
+        assert all(secret not in line for line in lines), secret
