@@ -17,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
-from django.utils.http import http_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
@@ -84,13 +83,13 @@ def feed(request, token: str):
         raise Http404("No such calendar feed.")
     appointments = list(selectors.feed_appointments(user=found.user, now=timezone.now()))
     body = ical.feed_calendar(appointments)
+    # An ETag of the document itself, and no Last-Modified: an appointment moved to another
+    # therapist changes this feed although none of the appointments left in it changed, so no
+    # date taken from them can say whether the feed did.
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    last_modified = max((a.updated_at for a in appointments), default=found.created_at)
-    last_modified = max(last_modified, found.created_at).timestamp()
-    not_modified = get_conditional_response(request, etag=etag, last_modified=int(last_modified))
+    not_modified = get_conditional_response(request, etag=etag)
     response = not_modified or HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["ETag"] = etag
-    response["Last-Modified"] = http_date(last_modified)
     # The address is a credential: no shared cache keeps the answer, and search engines never list it.
     response["Cache-Control"] = "private, no-cache"
     response["X-Robots-Tag"] = "noindex, nofollow"
