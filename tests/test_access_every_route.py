@@ -112,6 +112,9 @@ ROUTES = {
     "two_factor": {"GET": READERS, "POST": READERS},
     "two_factor_enrol": {"GET": READERS, "POST": READERS},
     "two_factor_recovery_codes": {"GET": READERS},
+    # A therapist's own calendar feed: made, replaced and revoked by its holder (managers revoke in the admin).
+    "calendars:home": {"GET": {THERAPIST}},
+    **{f"calendars:{name}": {"POST": {THERAPIST}} for name in ("issue", "revoke")},
 }
 # Open without signing in, and why.
 PUBLIC = {
@@ -127,7 +130,11 @@ PUBLIC = {
 # tests/assessments/test_intake.py, tests/scheduling/test_waitlist.py, tests/notifications/test_unsubscribe.py).
 SIGNED_LINKS = {"prescriptions:patient-program", "followups:log", "followups:thanks", "followups:morning",
                 "assessments:intake", "assessments:intake-thanks", "scheduling:waitlist-offer",
-                "notifications:unsubscribe"}
+                "notifications:unsubscribe",
+                # A therapist's calendar feed, read by calendar apps that cannot sign in: its secret
+                # token is the credential (tests/calendars/test_tokens.py: revoked, replaced, malformed,
+                # deactivated holder; tests/calendars/test_feed.py: another therapist's appointments).
+                "calendars:feed"}
 
 
 def walk(patterns, prefix="", namespace=""):
@@ -171,6 +178,9 @@ def objects(db, prescribe):
     AccessAttempt.objects.create(username="x", ip_address="127.0.0.1", failures_since_start=1)
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1", locked_out=False)
     AxesAccessLog.objects.create(username="x", ip_address="127.0.0.1")
+    from apps.calendars.services import issue_feed
+
+    issue_feed(user=therapist_user, by=therapist_user)
     # A plan of care and a signed visit note (the admin's change pages need a row each).
     from apps.visits import services as visit_services
     from tests.conftest import PASSWORD

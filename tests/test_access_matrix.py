@@ -79,6 +79,8 @@ ADMIN = {
     "/admin/billing/charge/": {DESK, THERAPIST, MANAGER},
     "/admin/billing/invoice/": {DESK, MANAGER},
     "/admin/billing/payment/": {DESK, MANAGER},
+    # Therapists' calendar feeds: managers see who has one and revoke any (therapists use /calendars/).
+    "/admin/calendars/calendarfeed/": {MANAGER},
 }
 
 DESK_PAGES = {
@@ -90,6 +92,7 @@ DESK_PAGES = {
     "/billing/": {DESK, MANAGER},  # open invoices (a patient's billing page: test_access_every_route.py)
     "/reports/": {THERAPIST, MANAGER},  # the clinic's numbers (a therapist's own)
     "/reports/csv/attendance/": {THERAPIST, MANAGER},
+    "/calendars/": {THERAPIST},  # one's own calendar feed
 }
 
 

@@ -154,6 +154,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),
         *_BILLING_MANAGER,
+        # Therapists' calendar feeds (issue 15): managers see who has one and revoke any.
+        *_crud("calendars.calendarfeed", "view", "change"),
     ],
 }
 
