@@ -878,25 +878,19 @@ def read(resource_type: str, resource_id: str) -> dict | None:
         return None
     if spec.static is not None:
         return next((resource for resource in spec.static() if resource["id"] == resource_id), None)
-    for source in spec.sources:
-        pk = source.pk_of(resource_id)
-        if pk is None:
-            continue
-        row = source.queryset().filter(pk=pk).first()
-        if row is not None:
-            return source.to_resource(row)
-    return None
+    found = read_row(resource_type, resource_id)
+    return found[0].to_resource(found[1]) if found else None
 
 
-def read_row(resource_type: str, resource_id: str):
-    """The row behind a resource (for the access log), or None."""
+def read_row(resource_type: str, resource_id: str) -> tuple[Source, object] | None:
+    """The source and row behind a resource id (one query), or None."""
     spec = TYPES.get(resource_type)
     for source in spec.sources if spec else ():
         pk = source.pk_of(resource_id)
         if pk is not None:
             row = source.queryset().filter(pk=pk).first()
             if row is not None:
-                return row
+                return source, row
     return None
 
 
