@@ -40,8 +40,8 @@ def seed(*, password: str) -> None:
         second = _visit(plan, days_ago=1)
         note = services.start_note(appointment=second, author=assistant)
         services.save_note(note=note, edited_by=assistant, **SOAP)
-        services.sign_note(note=note, signer=assistant, password=password)
-        services.cosign_note(note=note, therapist=therapist, password=password)
+        note = services.sign_note(note=note, signer=assistant, password=password)
+        note = services.cosign_note(note=note, therapist=therapist, password=password)
         services.add_addendum(note=note, author=therapist, reason="Late entry", password=password,
                               text="Patient also reported sleeping through the night.")
     except ValidationError:

@@ -26,5 +26,8 @@ def test_every_resource_of_the_demo_clinic_is_valid_and_every_type_has_some(demo
             validate(resource)
             assert mapping.read(resource_type, resource["id"]) == resource
             counts[resource_type] = counts.get(resource_type, 0) + 1
-    print(counts)
     assert set(counts) == set(mapping.RESOURCE_TYPES)
+    provenance = {resource["id"].split("-")[0] for resource in mapping.iter_resources("Provenance")}
+    assert provenance == {"sign", "cosign", "addendum"}
+    observations = {resource["id"].split("-")[0] for resource in mapping.iter_resources("Observation")}
+    assert observations >= {"pain", "mmt", "kneehold", "nprs"}
