@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -67,14 +67,21 @@ def parse_date(name: str, text: str) -> tuple[str, datetime, datetime]:
             else:
                 after = date(year + 1, 1, 1)
             zone = zones.clinic_zone()
-            return prefix, datetime.combine(first, time(), zone), datetime.combine(after, time(), zone)
+            start, end = datetime.combine(first, time(), zone), datetime.combine(after, time(), zone)
+            # The same instants in UTC: PostgreSQL refuses offsets beyond 15:59, which Python allows.
+            return prefix, start.astimezone(UTC), end.astimezone(UTC)
         instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if instant.tzinfo is not None:
+            instant = instant.astimezone(UTC)
     except (ValueError, OverflowError):
         raise SearchError(f"{name}: {value!r} is not a date (YYYY, YYYY-MM, YYYY-MM-DD) or a date-time "
                           f"with its offset, after a prefix eq, gt, lt, ge or le.") from None
     if instant.tzinfo is None:
         raise SearchError(f"{name}: a date-time needs its offset (e.g. 2026-01-01T09:00:00Z).")
-    return prefix, instant, instant + timedelta(microseconds=1)
+    try:
+        return prefix, instant, instant + timedelta(microseconds=1)
+    except OverflowError:
+        raise SearchError(f"{name}: enter a date-time between the years 1 and 9999.") from None
 
 
 def _whole_number(name: str, text: str, *, low: int, high: int | None = None) -> int:

@@ -64,6 +64,7 @@ class FhirView(APIView):
     content_negotiation_class = AlwaysFhirJson
     permission_classes = [ReadsClinicalRecords]
     http_method_names = ["get", "head", "options"]
+    schema = None  # FHIR is described by its own CapabilityStatement (metadata), not the OpenAPI schema
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

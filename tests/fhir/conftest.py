@@ -52,7 +52,8 @@ def clinic(patient, therapist, assistant, prescribe):
             diagnoses=[("M16.11", ""), ("M62.81", "")],
             goals=[{"description": "Stairs without a rail", "measure": "lefs", "target": 60},
                    {"description": "Pain 3/10 or less", "measure": "nprs", "target": 3}])
-        now = datetime.now(UTC).replace(microsecond=0)
+        # Each patient's visits two hours after the last one's: one therapist sees them all (no overlaps).
+        now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2 * len(made))
         first, second = (AppointmentFactory(patient=patient, therapist=rota, start=now - timedelta(days=days),
                                             end=now - timedelta(days=days) + timedelta(hours=1), status="completed")
                          for days in (3, 2))

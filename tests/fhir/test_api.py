@@ -123,6 +123,9 @@ def test_paging_links_walk_every_result_once(clinic, therapist):
     "Observation?date=2026-01-01T10:00:00", "Appointment?_count=-1", "Appointment?_count=abc",
     "Appointment?patient=abc", "Appointment?patient=", "Organization?patient=1", "Practitioner?date=2026",
     "Appointment?_format=xml", "metadata?foo=1", "Patient/1?x=1", "Appointment?_offset=1.5",
+    "Appointment?date=9999-12-31T23:59:59-05:00", "Appointment?date=0001-01-01T00:00:00+05:00",
+    "Appointment?date=9999-12", "Appointment?_lastUpdated=0000", "Practitioner?_lastUpdated=ge2026-01-01",
+    "Patient/1/$everything?_since=ge2026-01-01", "Patient/1/$everything?_count=2",
 ])
 def test_unknown_parameters_and_bad_values_are_a_400_operation_outcome(therapist, db, query):
     outcome = get(therapist, f"/fhir/R4/{query}", status=400)
@@ -182,6 +185,7 @@ def test_front_desk_and_nobody_get_an_operation_outcome(frontdesk, db):
     assert get(frontdesk, "/fhir/R4/Patient", status=403)["issue"][0]["code"] == "forbidden"
     response = APIClient().get("/fhir/R4/Patient")
     assert response.status_code == 401 and response.json()["resourceType"] == "OperationOutcome"
+    assert response["WWW-Authenticate"] == "Token"
 
 
 @pytest.mark.parametrize("user", ["therapist", "assistant", "manager"])
