@@ -928,9 +928,12 @@ def iter_resources(resource_type: str, *, patient_ids=None, since: datetime | No
 
 
 def to_resource(obj) -> dict:
-    """The resource a row gives, for rows whose model maps to one type (the first source of its model)."""
+    """The resource a row gives: the first type and source of its model that holds it (a plan of care is an
+    EpisodeOfCare, an outcome measure a QuestionnaireResponse or, for NPRS, an Observation)."""
     for spec in TYPES.values():
-        for source in spec.sources:
-            if source.queryset().model is type(obj) and not source.prefix:
-                return source.to_resource(source.queryset().get(pk=obj.pk))
-    raise LookupError(f"No FHIR resource for a {type(obj).__name__}")
+        for source in sorted(spec.sources, key=lambda source: bool(source.prefix)):
+            if source.queryset().model is type(obj):
+                row = source.queryset().filter(pk=obj.pk).first()
+                if row is not None:
+                    return source.to_resource(row)
+    raise LookupError(f"No FHIR resource for this {type(obj).__name__}")
