@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apps.fhir import mapping, search
+from apps.fhir.resources.base import FHIR_VERSION
 
 # Operations on the whole system and on Patient. Other parts of hipclinic append theirs here (e.g. the bulk
 # export's ``export``), in their AppConfig.ready(), so the statement lists only what is served.
@@ -50,7 +51,7 @@ def capability_statement(*, base_url: str, date: str) -> dict:
         "publisher": "hipclinic",
         "software": {"name": "hipclinic"},
         "implementation": {"description": "hipclinic FHIR R4 read API", "url": base_url},
-        "fhirVersion": mapping.FHIR_VERSION,
+        "fhirVersion": FHIR_VERSION,
         "format": ["json", "application/fhir+json"],
         "rest": [rest],
     }

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from fhir.resources.R4B import get_fhir_model_class
 
 from apps.fhir import mapping
+from apps.fhir.resources.base import CS_HIP_FLEXOR_TESTS
 from apps.ops.models import AccessLog
 from tests.factories import ReferralFactory
 from tests.fhir.conftest import fhir_client
@@ -54,7 +55,7 @@ def test_every_observation_kind_and_measure_is_mapped(clinic, therapist):
     codes = {(coding["system"], coding["code"]) for observation in observations
              for coding in observation["code"]["coding"]}
     assert {("http://loinc.org", "72514-3"), ("http://loinc.org", "97909-6")} <= codes
-    local = {code for system, code in codes if system == mapping.CS_HIP_FLEXOR_TESTS}
+    local = {code for system, code in codes if system == CS_HIP_FLEXOR_TESTS}
     assert local == {"mmt-hip-flexion", "knee-to-chest-hold", "dynamometry-hip-flexion", "limb-symmetry-index",
                      "thomas-test"}
     dynamometry = next(o for o in observations if o["id"].startswith("dyn-") and o["bodySite"]["text"] == "Left hip")
