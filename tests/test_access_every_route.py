@@ -96,6 +96,8 @@ ROUTES = {
     **{f"visit-note-{action}": {"POST": {THERAPIST, ASSISTANT}} for action in ("sign", "cosign")},
     "visit-note-addenda": {"GET": CLINICAL_READERS, "POST": {THERAPIST, ASSISTANT}},
     "visit-note-pdf": {"GET": CLINICAL_READERS},
+    # FHIR R4, read-only: the roles that read clinical records (401 without credentials, as the API).
+    **{f"fhir:{name}": {"GET": CLINICAL_READERS} for name in ("metadata", "search", "read", "everything")},
     # Billing: the front desk sees amounts, invoices and payments and records the last two; therapists read
     # their own charges (another's is a 403, as here) and the payers and codes; managers keep payers, prices
     # and codes; assistants see nothing of billing. The exports answer 400 here (no dates) to those who may.
@@ -124,6 +126,7 @@ PUBLIC = {
     "password_reset": "asking for a reset e-mail", "password_reset_done": "its confirmation page",
     "password_reset_confirm": "the signed reset link", "password_reset_complete": "its confirmation page",
     "api-token": "exchanging a password for an API token (throttled, lockout by django-axes)",
+    "fhir:not-found": "any other address under /fhir/R4/: a FHIR 404 (OperationOutcome), it serves nothing",
 }
 # Opened by patients through signed links: tampering, expiry, revocation and other patients
 # are tested beside each (tests/prescriptions/test_patient_link.py, tests/followups/test_logging.py,
@@ -216,18 +219,19 @@ def objects(db, prescribe):
         "referrals": referral.pk, "appointments": appointment.pk, "waitlist": waitlist.pk,
         "assessments": assessment.pk, "outcome-measures": measure.pk,
         "exercises": Exercise.objects.first().pk, "programs": program.pk, "program": program.pk,
+        "resource_type": "Patient", "resource_id": patient.pk,
     }
 
 
 def fill(route: str, objects: dict) -> str:
     """The route with real ids: '^patients/(?P<pk>[^/.]+)/archive/$' -> '/api/v1/patients/7/archive/'."""
-    path = route.replace("^", "").replace("$", "")
+    path = route.replace("^", "").removesuffix("$")  # a "$" inside is literal: /fhir/R4/Patient/7/$everything
     api = re.match(r"api/v1/([a-z-]+)/\(\?P<pk>", path)
     if api:
         path = re.sub(r"\(\?P<pk>[^)]+\)", str(objects[api.group(1)]), path)
     path = re.sub(r"<int:pk>", str(objects["program"]), path) if path.startswith("programs/") else path
     path = re.sub(r"<int:pk>", str(objects["patient_id"]), path)
-    path = re.sub(r"<(?:int|isodate|slug):(\w+)>", lambda m: str(objects[m.group(1)]), path)
+    path = re.sub(r"<(?:int|isodate|slug|str):(\w+)>", lambda m: str(objects[m.group(1)]), path)
     return "/" + path
 
 
@@ -253,7 +257,7 @@ def test_every_route_has_a_row():
 
 def denied(role: str, url: str) -> set[int]:
     if role == ANON:
-        return {401} if url.startswith("/api/") else {302}
+        return {401} if url.startswith(("/api/", "/fhir/")) else {302}
     return {403}
 
 

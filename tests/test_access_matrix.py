@@ -7,6 +7,7 @@ Extend EXPECTED when a page or endpoint is added; a page missing from it fails
 import pytest
 from django.contrib import admin
 
+from apps.fhir.mapping import RESOURCE_TYPES
 from tests.factories import UserFactory
 
 DESK, THERAPIST, ASSISTANT, MANAGER = "front_desk", "therapist", "assistant", "clinic_manager"
@@ -38,6 +39,9 @@ API = {
     "/api/v1/payments/": {DESK, MANAGER},
     "/api/v1/payers/": NOT_ASSISTANT,
     "/api/v1/billing-codes/": NOT_ASSISTANT,
+    # FHIR R4 (read-only): clinical readers only, every type's search and the capability statement.
+    "/fhir/R4/metadata": CLINICAL,
+    **{f"/fhir/R4/{resource_type}": CLINICAL for resource_type in RESOURCE_TYPES},
 }
 
 ADMIN = {

@@ -1,3 +1,14 @@
+from django.urls import path, re_path
+
+from apps.fhir import views
+
 app_name = "fhir"
 
-urlpatterns = []
+urlpatterns = [
+    path("metadata", views.MetadataView.as_view(), name="metadata"),
+    path("Patient/<str:resource_id>/$everything", views.EverythingView.as_view(), name="everything"),
+    path("<str:resource_type>", views.SearchView.as_view(), name="search"),
+    path("<str:resource_type>/<str:resource_id>", views.ReadView.as_view(), name="read"),
+    # Anything else under /fhir/R4/ answers a FHIR 404 (an OperationOutcome), not the HTML page.
+    re_path(r"^(?P<rest>.*)$", views.NotFoundView.as_view(), name="not-found"),
+]

@@ -1,0 +1,1 @@
+"""Our rows as FHIR resources, one module per group of types; ``apps.fhir.mapping`` registers them."""
