@@ -55,6 +55,11 @@ BEAT_SCHEDULE = {
         "task": "apps.reports.tasks.refresh_stored_figures", "kwargs": {"full": True},
         "schedule": crontab(hour=2, minute=43), "options": {"expires": 3 * 3600},
     },
+    # FHIR bulk exports: queues again a job whose task never arrived or went silent for 10
+    # minutes (a killed worker), and deletes finished exports' files once they expire.
+    "fhir.sweep_exports": {
+        "task": "apps.fhir.tasks.sweep_exports", "schedule": 300.0, "options": {"expires": 240},
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -209,6 +209,11 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# FHIR Bulk Data exports: where the NDJSON files are written (a disk the web processes can read
+# too), and how many hours a finished export's files stay downloadable before beat deletes them.
+FHIR_EXPORT_DIR = Path(config.env_str("FHIR_EXPORT_DIR") or VAR_DIR / "fhir-exports")
+FHIR_EXPORT_HOURS = config.env_int("FHIR_EXPORT_HOURS", 24, minimum=1)
+
 # ---------------------------------------------------------------------------- EMAIL
 
 EMAIL_URL = config.env_str("EMAIL_URL")

@@ -117,7 +117,12 @@ ROUTES = {
     # A therapist's own calendar feed: made, replaced and revoked by its holder (managers revoke in the admin).
     "calendars:home": {"GET": {THERAPIST}},
     **{f"calendars:{name}": {"POST": {THERAPIST}} for name in ("issue", "revoke")},
+    # FHIR Bulk Data: clinicians start exports (a 400 here: no Prefer header) ...
+    "fhir:export": {"GET": CLINICIANS}, "fhir:patient-export": {"GET": CLINICIANS},
 }
+# ... and poll and download their own: another user's job is not found, whatever their role (the front
+# desk and assistants get a 403 first). Tested beside the kick-off (tests/fhir/test_bulk_export.py).
+OWN_EXPORTS = {"fhir:export-status", "fhir:export-output"}
 # Open without signing in, and why.
 PUBLIC = {
     "healthz": "load balancers and monitors; says only ok or not",
@@ -138,6 +143,9 @@ SIGNED_LINKS = {"prescriptions:patient-program", "followups:log", "followups:tha
                 # token is the credential (tests/calendars/test_tokens.py: revoked, replaced, malformed,
                 # deactivated holder; tests/calendars/test_feed.py: another therapist's appointments).
                 "calendars:feed"}
+
+
+API_PREFIXES = ("/api/", "/fhir/")  # token or session; 401 without either
 
 
 def walk(patterns, prefix="", namespace=""):
@@ -252,12 +260,13 @@ def routes():
 
 def test_every_route_has_a_row():
     names = {name for _, name in routes()}
-    assert names == set(ROUTES) | set(PUBLIC) | SIGNED_LINKS, names ^ (set(ROUTES) | set(PUBLIC) | SIGNED_LINKS)
+    expected = set(ROUTES) | set(PUBLIC) | SIGNED_LINKS | OWN_EXPORTS
+    assert names == expected, names ^ expected
 
 
 def denied(role: str, url: str) -> set[int]:
     if role == ANON:
-        return {401} if url.startswith(("/api/", "/fhir/")) else {302}
+        return {401} if url.startswith(API_PREFIXES) else {302}
     return {403}
 
 
@@ -269,7 +278,7 @@ def test_each_route_serves_exactly_the_roles_in_its_row(objects, role):
         if name not in ROUTES:
             continue
         url = fill(route, objects)
-        http = api_client if url.startswith("/api/") else client
+        http = api_client if url.startswith(API_PREFIXES) else client
         for method, allowed in ROUTES[name].items():
             status = getattr(http, method.lower())(url, {} if method in {"POST", "PATCH"} else None).status_code
             if role in allowed and status in {401, 403, 404, 500} | ({302} if role == ANON else set()):

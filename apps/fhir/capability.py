@@ -7,10 +7,18 @@ from apps.fhir.resources.base import FHIR_VERSION
 
 # Operations on the whole system and on Patient. Other parts of hipclinic append theirs here (e.g. the bulk
 # export's ``export``), in their AppConfig.ready(), so the statement lists only what is served.
-SYSTEM_OPERATIONS: list[dict] = []
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
+SYSTEM_OPERATIONS: list[dict] = [
+    {"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/export",
+     "documentation": "Bulk Data export of every type (GET $export, Prefer: respond-async; _type, _since, "
+                      "_outputFormat): NDJSON files, for clinic managers and therapists."},
+]
 TYPE_OPERATIONS: dict[str, list[dict]] = {
     "Patient": [{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
-                 "documentation": "Every resource about one patient (GET Patient/{id}/$everything; _since)."}],
+                 "documentation": "Every resource about one patient (GET Patient/{id}/$everything; _since)."},
+                {"name": "export", "definition": f"{BULK_DATA}/OperationDefinition/patient-export",
+                 "documentation": "Bulk Data export of every patient's compartment (GET Patient/$export, Prefer: "
+                                  "respond-async)."}],
 }
 
 _PARAM_DOCS = {
@@ -47,6 +55,7 @@ def capability_statement(*, base_url: str, date: str) -> dict:
         rest["operation"] = list(SYSTEM_OPERATIONS)
     return {
         "resourceType": "CapabilityStatement",
+        "instantiates": [f"{BULK_DATA}/CapabilityStatement/bulk-data"],
         "status": "active", "date": date, "kind": "instance",
         "publisher": "hipclinic",
         "software": {"name": "hipclinic"},
