@@ -1,5 +1,7 @@
 """The FHIR R4 read API: reads, searches, paging, $everything and metadata, every answer valid FHIR."""
 
+from datetime import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -8,6 +10,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from apps.fhir import mapping
 from apps.fhir.resources.base import CS_HIP_FLEXOR_TESTS
 from apps.ops.models import AccessLog
+from hipclinic.zones import clinic_zone
 from tests.factories import ReferralFactory
 from tests.fhir.conftest import fhir_client
 
@@ -94,9 +97,12 @@ def test_patient_search_date_and_last_updated(clinic, therapist):
     assert both["total"] == 2 * len(mine)
     future = resources(search(therapist, "Appointment?date=ge2000-01-01&_count=200"))
     booked = [a for a in future if a["status"] == "booked"]
-    start = booked[0]["start"][:10]
+    def clinic_day(instant: str) -> str:  # a bare date searches a day of the clinic's zone
+        return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(clinic_zone()).date().isoformat()
+
+    start = clinic_day(booked[0]["start"])
     on_day = resources(search(therapist, f"Appointment?date={start}"))
-    assert booked[0] in on_day and all(a["start"][:10] == start for a in on_day)
+    assert booked[0] in on_day and all(clinic_day(a["start"]) == start for a in on_day)
     assert search(therapist, "Appointment?date=lt2000-01-01")["total"] == 0
     assert search(therapist, "Observation?_lastUpdated=ge2000-01-01")["total"] == search(
         therapist, "Observation")["total"]
