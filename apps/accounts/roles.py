@@ -154,6 +154,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_crud("accounts.user", "view", "add", "change"),
         *_crud("accounts.historicaluser", "view"),
         *_BILLING_MANAGER,
+        # Webhooks (issue 15): managers register endpoints (and see their secrets), read the delivery log
+        # and re-send; nobody else sees either. Endpoints are turned off, never deleted (the log points at them).
+        *_crud("webhooks.webhookendpoint", "view", "add", "change"),
+        *_crud("webhooks.webhookdelivery", "view", "change"),
     ],
 }
 
