@@ -171,6 +171,12 @@ def objects(db, prescribe):
     AccessAttempt.objects.create(username="x", ip_address="127.0.0.1", failures_since_start=1)
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1", locked_out=False)
     AxesAccessLog.objects.create(username="x", ip_address="127.0.0.1")
+    # A webhook endpoint: the signature and the invoice below each write a delivery row for it.
+    from apps.webhooks.models import WebhookEndpoint
+    from apps.webhooks.services import save_endpoint
+
+    save_endpoint(endpoint=WebhookEndpoint(url="https://8.8.8.8/hook", events=["visit_note.signed", "invoice.issued"]),
+                  by=UserFactory(role=MANAGER))
     # A plan of care and a signed visit note (the admin's change pages need a row each).
     from apps.visits import services as visit_services
     from tests.conftest import PASSWORD

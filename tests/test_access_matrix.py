@@ -79,6 +79,9 @@ ADMIN = {
     "/admin/billing/charge/": {DESK, THERAPIST, MANAGER},
     "/admin/billing/invoice/": {DESK, MANAGER},
     "/admin/billing/payment/": {DESK, MANAGER},
+    # Webhooks: managers register endpoints (their secrets are on the page) and read the delivery log.
+    "/admin/webhooks/webhookendpoint/": {MANAGER},
+    "/admin/webhooks/webhookdelivery/": {MANAGER},
 }
 
 DESK_PAGES = {
