@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
 from apps.webhooks import services
@@ -69,6 +70,26 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        delivery = self.get_object(request, object_id)
+        can_resend = (delivery is not None and self.has_change_permission(request, delivery)
+                      and delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.DELIVERED)
+                      and delivery.endpoint.is_active)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "can_resend": can_resend})
+
+    def save_model(self, request, obj, form, change):
+        pass  # the log is written by the services only: saving the page would overwrite a worker's update
+
+    def response_change(self, request, obj):
+        if "_resend" in request.POST:
+            if services.resend(delivery_ids=[obj.pk], by=request.user):
+                self.message_user(request, "Queued to be sent again, with the same webhook-id.", messages.SUCCESS)
+            else:
+                self.message_user(request, "Only a delivered or failed delivery of an active endpoint can be re-sent.",
+                                  messages.WARNING)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     @admin.action(description="Re-send selected deliveries (same webhook-id)", permissions=["change"])
     def resend(self, request, queryset):

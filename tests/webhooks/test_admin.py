@@ -84,3 +84,36 @@ def test_a_delivery_of_a_disabled_endpoint_is_not_resent(manager, endpoint, rece
     services.disable_endpoint(endpoint=endpoint, reason="tested")
 
     assert services.resend(delivery_ids=WebhookDelivery.objects.values_list("pk", flat=True), by=manager) == 0
+
+
+def test_the_resend_button_on_a_deliverys_page(client, manager, endpoint, receiver,
+                                               django_capture_on_commit_callbacks):
+    receiver.answers = [500]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.record_event(event="appointment.booked", data={"appointment_id": 7})
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(manager)
+    assert 'name="_resend"' not in client.get(f"{LOG}{delivery.pk}/change/").content.decode()  # still retrying
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
+    page = client.get(f"{LOG}{delivery.pk}/change/").content.decode()
+    assert 'name="_resend"' in page and 'name="_save"' not in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{LOG}{delivery.pk}/change/", {"_resend": "Re-send"})
+
+    assert response.status_code == 302
+    assert [item.webhook_id for item in receiver.received] == [delivery.webhook_id] * 2
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+
+
+def test_saving_a_deliverys_page_changes_nothing(client, manager, endpoint, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        services.record_event(event="appointment.booked", data={"appointment_id": 7})
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(manager)
+
+    client.post(f"{LOG}{delivery.pk}/change/", {"status": "delivered", "body": "{}"})
+
+    assert WebhookDelivery.objects.get().body == delivery.body
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.PENDING
