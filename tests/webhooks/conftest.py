@@ -33,6 +33,9 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     bad_signatures: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    # While set, each request waits (after it is recorded) until ``release`` is set: a receiver that hangs.
+    hold: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -57,6 +60,8 @@ class Receiver:
                     return
                 receiver.received.append(Received(headers["webhook-id"], headers["webhook-timestamp"], payload,
                                                   self.path))
+                if receiver.hold.is_set():
+                    receiver.release.wait(timeout=60)
                 status = receiver.answers.pop(0) if receiver.answers else 204
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -70,6 +75,7 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
