@@ -108,6 +108,9 @@ ROUTES = {
     "payer-fees": {"GET": {DESK, MANAGER}, "POST": {MANAGER}},
     "billing-code-list": {"GET": STAFF, "POST": {MANAGER}},
     "billing-code-detail": {"GET": STAFF, "PATCH": {MANAGER}},
+    # Webhook endpoints (their secrets included): managers only; turned off, never deleted.
+    "webhook-endpoint-list": {"GET": {MANAGER}, "POST": {MANAGER}},
+    "webhook-endpoint-detail": {"GET": {MANAGER}, "PATCH": {MANAGER}},
     # One's own two-factor sign-in: set it up, see new recovery codes once, make new ones or move phones.
     "two_factor": {"GET": READERS, "POST": READERS},
     "two_factor_enrol": {"GET": READERS, "POST": READERS},
@@ -175,8 +178,9 @@ def objects(db, prescribe):
     from apps.webhooks.models import WebhookEndpoint
     from apps.webhooks.services import save_endpoint
 
-    save_endpoint(endpoint=WebhookEndpoint(url="https://8.8.8.8/hook", events=["visit_note.signed", "invoice.issued"]),
-                  by=UserFactory(role=MANAGER))
+    endpoint = save_endpoint(endpoint=WebhookEndpoint(url="https://8.8.8.8/hook",
+                                                      events=["visit_note.signed", "invoice.issued"]),
+                             by=UserFactory(role=MANAGER))
     # A plan of care and a signed visit note (the admin's change pages need a row each).
     from apps.visits import services as visit_services
     from tests.conftest import PASSWORD
@@ -205,7 +209,7 @@ def objects(db, prescribe):
                                               recorded_by=desk, invoice=invoice, as_credit=True)
     return {
         "plans-of-care": plan.pk, "visit-notes": note.pk,
-        "charges": charge.pk, "invoices": invoice.pk, "payments": payment.pk,
+        "charges": charge.pk, "invoices": invoice.pk, "payments": payment.pk, "webhook-endpoints": endpoint.pk,
         "payers": Payer.objects.first().pk, "billing-codes": BillingCode.objects.first().pk,
         "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08", "table": "attendance",
         "users": therapist_user.pk, "therapists": TherapistFactory().pk, "patients": patient.pk,

@@ -38,6 +38,7 @@ API = {
     "/api/v1/payments/": {DESK, MANAGER},
     "/api/v1/payers/": NOT_ASSISTANT,
     "/api/v1/billing-codes/": NOT_ASSISTANT,
+    "/api/v1/webhook-endpoints/": {MANAGER},
 }
 
 ADMIN = {

@@ -46,7 +46,7 @@ def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (an IP literal is its own), in the resolver's order."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
+    except (socket.gaierror, UnicodeError, ValueError) as error:  # ValueError: a NUL in the name
         raise AddressRefused(f"The host {host} does not resolve.") from error
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
