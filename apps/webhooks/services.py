@@ -112,7 +112,7 @@ def record_event(*, event: str, data: dict, now: datetime | None = None) -> list
     if event not in Event.values:
         raise ValueError(f"unknown webhook event {event!r}")
     now = now or timezone.now()
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if event in e.events]
+    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(is_active=True) if endpoint.hears(event)]
     if not endpoints:
         return []
     body = json.dumps({"type": event, "timestamp": now.isoformat(), "data": data}, separators=(",", ":"),
