@@ -29,6 +29,13 @@ BEAT_SCHEDULE = {
     "notifications.dispatch_outbox": {
         "task": "apps.notifications.tasks.dispatch_outbox", "schedule": 30.0, "options": {"expires": 25},
     },
+    # The webhook sweep, the same design as the outbox's: queues deliveries whose task never
+    # reached the broker, retries that came due (30 s, 1, 2, 4 ... min, their due time in the
+    # row) and deliveries held by a worker that died. Every 30 s keeps the first retry close
+    # to its 30 s; one indexed query when there is nothing to do; a late run is dropped.
+    "webhooks.dispatch_webhooks": {
+        "task": "apps.webhooks.tasks.dispatch_webhooks", "schedule": 30.0, "options": {"expires": 25},
+    },
     # Reminder scans (every kind registered by the apps, e.g. 24 h before each appointment): every
     # 5 minutes, so a reminder goes out between 24 h and 23 h 55 min ahead; the scans
     # are idempotent (one key per reminder), so a late or doubled run sends nothing twice.

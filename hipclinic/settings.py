@@ -391,6 +391,16 @@ EMAIL_LEASE_SECONDS = config.env_int("EMAIL_LEASE_SECONDS", 120, minimum=5)
 EMAIL_MAX_ATTEMPTS = config.env_int("EMAIL_MAX_ATTEMPTS", 6, minimum=1)
 EMAIL_RETRY_BASE_SECONDS = config.env_int("EMAIL_RETRY_BASE_SECONDS", 60, minimum=1)
 
+# Webhooks (apps/webhooks): an endpoint on a loopback, private, link-local or reserved address is
+# refused (server-side request forgery), at registration and again at each delivery, and so is
+# plain http. Both are for tests and development only (tests/settings.py turns them on).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = config.env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOKS_ALLOW_HTTP = config.env_bool("WEBHOOKS_ALLOW_HTTP", False)
+# One POST waits this long for the receiver's answer (connect and read, each).
+WEBHOOKS_TIMEOUT_SECONDS = config.env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+# A claimed delivery is held this long before the sweep may hand it to another worker.
+WEBHOOKS_LEASE_SECONDS = config.env_int("WEBHOOKS_LEASE_SECONDS", 60, minimum=5)
+
 # The slot finder's longest look-ahead in one request (desk page or API).
 SLOT_SEARCH_MAX_DAYS = 62
 

@@ -17,6 +17,7 @@ from apps.scheduling.api import appointments as appointments_api
 from apps.scheduling.api import slots as slots_api
 from apps.visits.api import notes as notes_api
 from apps.visits.api import plans as plans_api
+from apps.webhooks import api as webhooks_api
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -38,6 +39,7 @@ router.register("invoices", billing_api.InvoiceViewSet, basename="invoice")
 router.register("payments", billing_api.PaymentViewSet, basename="payment")
 router.register("payers", billing_api.PayerViewSet, basename="payer")
 router.register("billing-codes", billing_api.BillingCodeViewSet, basename="billing-code")
+router.register("webhook-endpoints", webhooks_api.EndpointViewSet, basename="webhook-endpoint")
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="api-token"),

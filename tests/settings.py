@@ -11,3 +11,7 @@ import os
 os.environ.setdefault("DEBUG", "1")
 
 from hipclinic.settings import *  # noqa: F403
+
+# Tests run webhook receivers on loopback over plain http (tests/webhooks); the SSRF tests turn these off.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+WEBHOOKS_ALLOW_HTTP = True

@@ -110,6 +110,9 @@ ROUTES = {
     "payer-fees": {"GET": {DESK, MANAGER}, "POST": {MANAGER}},
     "billing-code-list": {"GET": STAFF, "POST": {MANAGER}},
     "billing-code-detail": {"GET": STAFF, "PATCH": {MANAGER}},
+    # Webhook endpoints (their secrets included): managers only; turned off, never deleted.
+    "webhook-endpoint-list": {"GET": {MANAGER}, "POST": {MANAGER}},
+    "webhook-endpoint-detail": {"GET": {MANAGER}, "PATCH": {MANAGER}},
     # One's own two-factor sign-in: set it up, see new recovery codes once, make new ones or move phones.
     "two_factor": {"GET": READERS, "POST": READERS},
     "two_factor_enrol": {"GET": READERS, "POST": READERS},
@@ -192,6 +195,13 @@ def objects(db, prescribe):
     from apps.calendars.services import issue_feed
 
     issue_feed(user=therapist_user, by=therapist_user)
+    # A webhook endpoint: the signature and the invoice below each write a delivery row for it.
+    from apps.webhooks.models import WebhookEndpoint
+    from apps.webhooks.services import save_endpoint
+
+    endpoint = save_endpoint(endpoint=WebhookEndpoint(url="https://8.8.8.8/hook",
+                                                      events=["visit_note.signed", "invoice.issued"]),
+                             by=UserFactory(role=MANAGER))
     # A plan of care and a signed visit note (the admin's change pages need a row each).
     from apps.visits import services as visit_services
     from tests.conftest import PASSWORD
@@ -220,7 +230,7 @@ def objects(db, prescribe):
                                               recorded_by=desk, invoice=invoice, as_credit=True)
     return {
         "plans-of-care": plan.pk, "visit-notes": note.pk,
-        "charges": charge.pk, "invoices": invoice.pk, "payments": payment.pk,
+        "charges": charge.pk, "invoices": invoice.pk, "payments": payment.pk, "webhook-endpoints": endpoint.pk,
         "payers": Payer.objects.first().pk, "billing-codes": BillingCode.objects.first().pk,
         "patient_id": patient.pk, "appointment_id": appointment.pk, "day": "2030-01-08", "table": "attendance",
         "users": therapist_user.pk, "therapists": TherapistFactory().pk, "patients": patient.pk,

@@ -42,6 +42,7 @@ API = {
     # FHIR R4 (read-only): clinical readers only, every type's search and the capability statement.
     "/fhir/R4/metadata": CLINICAL,
     **{f"/fhir/R4/{resource_type}": CLINICAL for resource_type in RESOURCE_TYPES},
+    "/api/v1/webhook-endpoints/": {MANAGER},
 }
 
 ADMIN = {
@@ -85,6 +86,9 @@ ADMIN = {
     "/admin/billing/payment/": {DESK, MANAGER},
     # Therapists' calendar feeds: managers see who has one and revoke any (therapists use /calendars/).
     "/admin/calendars/calendarfeed/": {MANAGER},
+    # Webhooks: managers register endpoints (their secrets are on the page) and read the delivery log.
+    "/admin/webhooks/webhookendpoint/": {MANAGER},
+    "/admin/webhooks/webhookdelivery/": {MANAGER},
 }
 
 DESK_PAGES = {

@@ -64,6 +64,8 @@ from apps.prescriptions.models import Exercise, Program, ProgramItem
 from apps.scheduling.models import Appointment, AppointmentKind, AppointmentStatus, Therapist, WaitlistEntry
 from apps.visits import services as visit_services
 from apps.visits.models import PlanOfCare, VisitNote
+from apps.webhooks import services as webhook_services
+from apps.webhooks.models import WebhookEndpoint
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.postgres
@@ -138,7 +140,12 @@ def clinic(db):
                                               created_by=desk)
     billing_services.record_payment(patient=plan.patient, amount=Decimal("5.00"), method="cash", recorded_by=desk,
                                     invoice=invoice, as_credit=True)
+    # A webhook endpoint to read and change (the test settings allow any address; nothing is sent: no commit).
+    endpoint = webhook_services.save_endpoint(
+        endpoint=WebhookEndpoint(url="https://8.8.8.8/hook", events=["invoice.issued"]),
+        by=User.objects.get(username="manager"))
     return {
+        "webhook_endpoint": [endpoint.pk],
         "charge": list(Charge.objects.values_list("pk", flat=True)),
         "invoice": list(Invoice.objects.values_list("pk", flat=True)),
         "payment": list(Payment.objects.values_list("pk", flat=True)),
@@ -175,7 +182,8 @@ ID_OF_PATH = {"patients": "patient", "referrals": "referral", "appointments": "a
               "waitlist": "waitlist", "therapists": "therapist", "users": "user", "assessments": "assessment",
               "outcome-measures": "outcome", "exercises": "exercise", "programs": "program",
               "plans-of-care": "plan", "visit-notes": "note", "charges": "charge", "invoices": "invoice",
-              "payments": "payment", "payers": "payer", "billing-codes": "billing_code"}
+              "payments": "payment", "payers": "payer", "billing-codes": "billing_code",
+              "webhook-endpoints": "webhook_endpoint"}
 # Parameters (in the query or body) that name a record, wherever they appear.
 NAMED_RECORDS = {"patient": "patient", "therapist": "therapist", "appointment": "appointment",
                  "current_appointment": "appointment", "assessment": "assessment",

@@ -156,6 +156,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_BILLING_MANAGER,
         # Therapists' calendar feeds (issue 15): managers see who has one and revoke any.
         *_crud("calendars.calendarfeed", "view", "change"),
+        # Webhooks (issue 15): managers register endpoints (and see their secrets), read the delivery log
+        # and re-send; nobody else sees either. Endpoints are turned off, never deleted (the log points at them).
+        *_crud("webhooks.webhookendpoint", "view", "add", "change"),
+        *_crud("webhooks.webhookdelivery", "view", "change"),
     ],
 }
 

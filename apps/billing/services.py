@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.billing import emails, selectors, units
+from apps.billing import emails, selectors, signals, units
 from apps.billing.models import (
     BillingCode,
     Charge,
@@ -163,6 +163,7 @@ def create_invoice(*, patient: Patient, charges, created_by: User, issued_on: da
                             description=f"Visit of {charge.date_of_service:%d %b %Y}: "
                                         + ", ".join(f"{line.code} x{line.units}" for line in charge.lines.all()))
                 for charge in charges])
+            signals.invoice_issued.send(sender=Invoice, invoice=invoice)
     except IntegrityError:
         raise ValidationError({"charges": "One of these visits was invoiced meanwhile."}) from None
     return invoice

@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.patients.models import Patient
-from apps.scheduling import selectors
+from apps.scheduling import selectors, signals
 from apps.scheduling.models import (
     SERIES_MAX_INTERVAL_WEEKS,
     SERIES_MAX_OCCURRENCES,
@@ -173,6 +173,7 @@ def book_appointment(
             from apps.scheduling import emails
 
             emails.queue_booking_confirmation(appointment)
+        signals.appointment_booked.send(sender=Appointment, appointment=appointment)
     return appointment
 
 
@@ -213,6 +214,7 @@ def reschedule_appointment(
 
         emails.queue_reschedule_notice(appointment, previous_start=previous_start)
         offer_freed_slot(appointment=appointment, therapist=freed[0], start=freed[1], end=freed[2])
+        signals.appointment_rescheduled.send(sender=Appointment, appointment=appointment, previous_start=previous_start)
     return appointment
 
 
@@ -254,6 +256,7 @@ def cancel_appointment(
         offer_freed_slot(
             appointment=appointment, therapist=appointment.therapist, start=appointment.start, end=appointment.end
         )
+        signals.appointment_cancelled.send(sender=Appointment, appointment=appointment)
     return appointment
 
 
