@@ -299,7 +299,16 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "hipclinic API",
-    "DESCRIPTION": "Practice management for physical-therapy clinics treating weak hip flexors.",
+    "DESCRIPTION": (
+        "Practice management for physical-therapy clinics treating weak hip flexors.\n\n"
+        "Beside this API: a FHIR R4 (4.0.1) read API at /fhir/R4/ with the same credentials (therapists, "
+        "assistants and clinic managers; its CapabilityStatement at /fhir/R4/metadata lists every type, search "
+        "parameter and operation, including Patient/$everything and Bulk Data $export); therapists' secret "
+        "iCalendar feeds at /calendars/feed/<token>.ics; and signed webhooks (Standard Webhooks headers) to the "
+        "endpoints clinic managers register at /api/v1/webhook-endpoints/, for appointment.booked, "
+        "appointment.rescheduled, appointment.cancelled, program.activated, visit_note.signed and "
+        "invoice.issued. The README documents all three."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["hipclinic.api.IsClinicStaff"],  # signed in and holding a role

@@ -227,3 +227,14 @@ def test_a_search_page_takes_the_same_queries_whatever_the_clinic_size(clinic, t
     for _ in range(2):
         clinic(ReferralFactory().patient)
     assert queries() == small
+
+
+def test_the_openapi_schema_points_integrators_at_the_fhir_api_the_feeds_and_the_webhooks(db, client):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(role="clinic_manager"))
+    schema = client.get("/api/schema/?format=json").json()
+    description = schema["info"]["description"]
+    assert "/fhir/R4/metadata" in description and "$export" in description
+    assert "/calendars/feed/" in description and "webhook" in description
+    assert "/api/v1/webhook-endpoints/" in schema["paths"]
