@@ -59,7 +59,6 @@ urlpatterns = [
     path("billing/", include("apps.billing.urls")),
     path("reports/", include("apps.reports.urls")),
     path("fhir/R4/", include("apps.fhir.urls")),
-    path("webhooks/", include("apps.webhooks.urls")),
     path("calendars/", include("apps.calendars.urls")),
     path("email/", include("apps.notifications.urls")),
     path("booking/", include("apps.scheduling.urls")),
