@@ -54,6 +54,7 @@ class BulkView(APIView):
     """Authentication as the API's (token or session); every error an OperationOutcome."""
 
     permission_classes = [CanExport]
+    schema = None  # not in the OpenAPI schema: the CapabilityStatement and the README describe these
 
     def perform_content_negotiation(self, request, force=False):
         # Every answer here is built by hand (FHIR JSON, NDJSON or empty): whatever Accept says (the
