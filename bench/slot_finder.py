@@ -8,11 +8,14 @@ otherwise) and fills it with set-based SQL: therapists working Monday to Saturda
 07:00-20:00 in the clinic's zone, and in the four weeks searched 10,000 appointments
 (follow-ups, re-assessments and initial assessments, one in twenty cancelled) packed into
 their days under the exclusion constraints, plus some time off. Then it finds the free
-follow-up slots of every therapist over the four weeks four ways, checks that all four
+follow-up slots of every therapist over the four weeks five ways, checks that all five
 give the same slots, and prints each one's median and p95 time, its queries and the ratios:
 
-* the product's selector (``apps.scheduling.selectors.free_slots``, three queries and the
-  slot arithmetic of ``slots.py``), and the same through ``GET /api/v1/slots/`` (Django's
+* the product's selector (``apps.scheduling.selectors.free_slots``: on PostgreSQL one query
+  returns only the free gaps of each working block, computed with multiranges, and
+  ``slots.py`` lays the grid over them), the same selector computing the gaps in Python
+  (``in_database=False``, the path SQLite takes: busy intervals loaded, then
+  ``slots.free_gaps``), and the same through ``GET /api/v1/slots/`` (Django's
   test client, signed in as the front desk: validation, the JSON list, the renderer);
 * one raw SQL query fetching the busy intervals the selector needs (working hours,
   active appointments and time off in the window): the floor for loading its data;
@@ -220,7 +223,7 @@ def fill(args, first_day: date) -> dict:
     return {"desk": desk, "kind": kinds["follow_up"]}
 
 
-# ---------------------------------------------------------------------------- the four ways
+# ---------------------------------------------------------------------------- the ways
 
 
 def raw_busy(window_start, window_end) -> list[tuple]:
@@ -327,6 +330,10 @@ def main() -> None:
         def selector():
             return selectors.free_slots(kind=kind, start_date=first_day, end_date=last_day, now=window_start)
 
+        def selector_python():
+            return selectors.free_slots(kind=kind, start_date=first_day, end_date=last_day, now=window_start,
+                                        in_database=False)
+
         client = Client()
         client.force_login(people["desk"])
         url = f"/api/v1/slots/?kind={kind.slug}&start={first_day}&end={last_day}"
@@ -345,7 +352,7 @@ def main() -> None:
 
         # Each way once with its queries counted, and the answers compared.
         answers, queries = {}, {}
-        for name, function in (("selector", selector), ("sql", sql), ("naive", naive),
+        for name, function in (("selector", selector), ("python", selector_python), ("sql", sql), ("naive", naive),
                                ("busy", lambda: raw_busy(window_start, window_end))):
             with CaptureQueriesContext(connection) as captured:
                 answers[name] = function()
@@ -357,19 +364,25 @@ def main() -> None:
         from_api = as_set((row["therapist"], datetime.fromisoformat(row["start"]), datetime.fromisoformat(row["end"]))
                           for row in body)
         assert from_api == found, "the API's slots differ from the selector's"
+        assert as_set((slot.therapist_id, slot.start, slot.end) for slot in answers["python"]) == found, (
+            len(answers["python"]), len(found))
+        assert answers["python"] == answers["selector"], "the Python path's slots differ from PostgreSQL's"
         assert as_set(answers["sql"]) == found, (len(answers["sql"]), len(found))
         assert as_set(answers["naive"]) == found, (len(answers["naive"]), len(found))
         busy_rows = sum(1 for row in answers["busy"] if row[0] != "hours")
 
         # The fast ways taking turns, so that the machine's load falls on them alike.
-        times = Timings.interleaved({"selector": selector, "api": api, "sql": sql,
+        times = Timings.interleaved({"selector": selector, "python": selector_python, "api": api, "sql": sql,
                                      "busy": lambda: raw_busy(window_start, window_end)}, repeat=args.repeat)
         times["naive"] = Timings.of(naive, repeat=args.naive_repeat, warmup=1)
-        print(f"{len(found):,} free slots found, the same by all four ways; median and p95 of {args.repeat} runs "
+        print(f"{len(found):,} free slots found, the same by all five ways; median and p95 of {args.repeat} runs "
               f"taking turns ({args.naive_repeat} for the naive loop, after them) after warm-up.\n")
         base = times["selector"].median
-        line("selector free_slots() (3 queries + slots.py)",
+        line("selector free_slots(): gaps from PostgreSQL",
              f"{times['selector'].ms()}  {queries['selector']:5,} queries")
+        line("selector, gaps in Python (in_database=False)",
+             f"{times['python'].ms()}  {queries['python']:5,} queries  = {ratio(times['python'].median, base)} the "
+             "selector")
         line("GET /api/v1/slots/ (test client, front desk)",
              f"{times['api'].ms()}  {queries['api']:5,} queries  = {ratio(times['api'].median, base)} the selector")
         line(f"raw SQL: the busy intervals alone ({busy_rows:,} rows)",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.utils import timezone
 
 from apps.ops.policy import clinic_policy
@@ -49,13 +50,22 @@ def free_slots(
     end_date: date | datetime,
     therapist: Therapist | None = None,
     now: datetime | None = None,
+    in_database: bool | None = None,
 ) -> list[Slot]:
     """Free slots of ``kind`` for one active therapist or all of them, sorted by start then therapist.
 
     ``start_date``/``end_date`` are dates (whole clinic days, both included) or aware
     datetimes (a slot starts at or after the first and ends by the second). Slots
-    starting before ``now`` are left out. Three queries: working hours with their
-    therapists, active appointments in the window, time off in the window.
+    starting before ``now`` are left out.
+
+    The working blocks come from the weekly hours here (the zone rules of ``slots.py``);
+    the free gaps of each block are working time minus active appointments and time off.
+    On PostgreSQL one query computes those gaps with multiranges and returns only them
+    (``in_database``, by default wherever the database is PostgreSQL); elsewhere the busy
+    intervals are loaded and ``slots.free_gaps`` computes them. Both give the same slots
+    (tests/scheduling/test_slots_in_database.py). Queries: working hours with their
+    therapists, the clinic's policy (its grid), then the gaps in one query or the
+    appointments and time off in two.
     """
     zone = clinic_zone()
     now = now or timezone.now()
@@ -74,40 +84,123 @@ def free_slots(
     if not weekly:
         return []
 
-    busy: dict[int, list[slot_math.Interval]] = {therapist_id: [] for therapist_id in weekly}
-    appointments = (
-        Appointment.objects.active()
-        .overlapping(window_start, window_end)
-        .filter(therapist_id__in=list(weekly))
-        .order_by()
-        .values_list("therapist_id", "start", "end")
-    )
-    time_off = (
-        TimeOff.objects.filter(therapist_id__in=list(weekly), start__lt=window_end, end__gt=window_start)
-        .order_by()
-        .values_list("therapist_id", "start", "end")
-    )
-    for therapist_id, start, end in [*appointments, *time_off]:
-        busy[therapist_id].append((start, end))
-
-    # Working blocks of the local days the window touches, a day either side for safety.
+    # Working blocks of the local days the window touches, a day either side for safety; only
+    # those that can hold a slot (ending after the earliest start, starting before the window ends).
     first_day = window_start.astimezone(zone).date() - timedelta(days=1)
     last_day = window_end.astimezone(zone).date() + timedelta(days=1)
-    step = timedelta(minutes=clinic_policy().slot_step_minutes)
-    found = []
+    not_before = max(now, window_start)
+    # Therapists often share their weekly hours: each distinct rota is turned into blocks once.
+    by_rota: dict[tuple[slot_math.WeeklyBlock, ...], list[slot_math.Interval]] = {}
+    blocks = {}
     for therapist_id, weekly_blocks in weekly.items():
-        blocks = slot_math.working_blocks(weekly=weekly_blocks, first_day=first_day, last_day=last_day, zone=zone)
-        for start, end in slot_math.free_slots(
-            blocks=blocks,
-            busy=busy[therapist_id],
-            duration=kind.duration,
-            step=step,
-            not_before=max(now, window_start),
-            not_after=window_end,
+        rota = tuple(sorted(weekly_blocks, key=lambda block: (block.weekday, block.start, block.end)))
+        if rota not in by_rota:
+            by_rota[rota] = [
+                (start, end)
+                for start, end in slot_math.working_blocks(weekly=rota, first_day=first_day, last_day=last_day,
+                                                           zone=zone)
+                if end > not_before and start < window_end
+            ]
+        blocks[therapist_id] = by_rota[rota]
+    step = timedelta(minutes=clinic_policy().slot_step_minutes)
+    if in_database is None:
+        in_database = connection.vendor == "postgresql"
+    find_gaps = _gaps_in_postgresql if in_database else _gaps_in_python
+    gaps = find_gaps(blocks=blocks, window_start=window_start, window_end=window_end)
+
+    found = []
+    for therapist_id, therapist_gaps in gaps.items():
+        for start, end in slot_math.slots_in_gaps(
+            gaps=therapist_gaps, duration=kind.duration, step=step, not_before=not_before
         ):
             found.append(Slot(therapist_id, names[therapist_id], kind.slug, start, end))
     found.sort(key=lambda slot: (slot.start, slot.therapist_name, slot.therapist_id))
     return found
+
+
+def _busy_rows(*, therapist_ids: list[int], window_start: datetime, window_end: datetime):
+    """Querysets of (therapist_id, start, end): active appointments and time off overlapping the window."""
+    appointments = (
+        Appointment.objects.active()
+        .overlapping(window_start, window_end)
+        .filter(therapist_id__in=therapist_ids)
+        .order_by()
+        .values_list("therapist_id", "start", "end")
+    )
+    time_off = (
+        TimeOff.objects.filter(therapist_id__in=therapist_ids, start__lt=window_end, end__gt=window_start)
+        .order_by()
+        .values_list("therapist_id", "start", "end")
+    )
+    return appointments, time_off
+
+
+def _gaps_in_python(
+    *, blocks: dict[int, list[slot_math.Interval]], window_start: datetime, window_end: datetime
+) -> dict[int, list[slot_math.Gap]]:
+    """Load every busy interval in the window (two queries), then ``slots.free_gaps`` per therapist."""
+    busy: dict[int, list[slot_math.Interval]] = {therapist_id: [] for therapist_id in blocks}
+    appointments, time_off = _busy_rows(therapist_ids=list(blocks), window_start=window_start, window_end=window_end)
+    for therapist_id, start, end in [*appointments, *time_off]:
+        busy[therapist_id].append((start, end))
+    return {
+        therapist_id: slot_math.free_gaps(blocks=therapist_blocks, busy=busy[therapist_id], not_after=window_end)
+        for therapist_id, therapist_blocks in blocks.items()
+    }
+
+
+# Each block, cut at the window's end, minus its therapist's busy time (active appointments and
+# time off merged into one multirange by range_agg): only the free stretches leave the database.
+# An empty or reversed busy row is skipped, as slots.merge skips it. Instants cross the wire as
+# whole microseconds since the Unix epoch (bigint): exact, and loaded by psycopg's C code, where
+# timestamptz values go through Django's Python loader (about 5 us each: a 4-week search for
+# 20 therapists would spend more time there than in the query).
+GAPS_SQL = """
+WITH block AS (
+    SELECT b.n, b.therapist_id,
+           timestamptz 'epoch' + b.start_us * interval '1 microsecond' AS block_start,
+           LEAST(timestamptz 'epoch' + b.end_us * interval '1 microsecond', %s) AS block_end
+    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) WITH ORDINALITY AS b(therapist_id, start_us, end_us, n)
+), busy AS (
+    SELECT r.therapist_id, range_agg(tstzrange(r.start, r.end, '[)')) AS taken
+    FROM ({busy_rows}) AS r(therapist_id, start, "end")
+    WHERE r.end > r.start
+    GROUP BY r.therapist_id
+)
+SELECT block.n, (extract(epoch FROM lower(free)) * 1000000)::bigint, (extract(epoch FROM upper(free)) * 1000000)::bigint
+FROM block
+LEFT JOIN busy ON busy.therapist_id = block.therapist_id
+CROSS JOIN LATERAL unnest(
+    tstzmultirange(tstzrange(block.block_start, block.block_end, '[)'))
+    - COALESCE(busy.taken, '{{}}'::tstzmultirange)
+) AS free
+WHERE block.block_end > block.block_start
+"""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _gaps_in_postgresql(
+    *, blocks: dict[int, list[slot_math.Interval]], window_start: datetime, window_end: datetime
+) -> dict[int, list[slot_math.Gap]]:
+    """The free gaps of every block from PostgreSQL (one query returning only the gaps)."""
+    gaps: dict[int, list[slot_math.Gap]] = {therapist_id: [] for therapist_id in blocks}
+    rows = [(therapist_id, start, end) for therapist_id, spans in blocks.items() for start, end in spans]
+    if not rows:
+        return gaps
+    appointments, time_off = _busy_rows(therapist_ids=list(blocks), window_start=window_start, window_end=window_end)
+    busy_sql, busy_params = appointments.union(time_off, all=True).query.sql_with_params()
+    therapist_ids = [therapist_id for therapist_id, _start, _end in rows]
+    starts = [(start - EPOCH) // MICROSECOND for _therapist_id, start, _end in rows]
+    ends = [(end - EPOCH) // MICROSECOND for _therapist_id, _start, end in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(GAPS_SQL.format(busy_rows=busy_sql), [window_end, therapist_ids, starts, ends, *busy_params])
+        for n, gap_start, gap_end in cursor.fetchall():
+            therapist_id, block_start, _block_end = rows[n - 1]
+            gaps[therapist_id].append(
+                (block_start, EPOCH + gap_start * MICROSECOND, EPOCH + gap_end * MICROSECOND)
+            )
+    return gaps
 
 
 def working_hours_cover(*, therapist: Therapist, start: datetime, end: datetime) -> bool:

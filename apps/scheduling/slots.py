@@ -23,6 +23,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from hipclinic.zones import local_to_utc
 
 Interval = tuple[datetime, datetime]
+# A free stretch of a working block: (the block's start, where the grid begins; the gap's start; its end).
+Gap = tuple[datetime, datetime, datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,32 +84,58 @@ def free_slots(
     """
     if duration <= timedelta(0) or step <= timedelta(0):
         raise ValueError("duration and step must be positive")
+    return slots_in_gaps(
+        gaps=free_gaps(blocks=blocks, busy=busy, not_after=not_after),
+        duration=duration, step=step, not_before=not_before,
+    )
+
+
+def free_gaps(
+    *, blocks: Iterable[Interval], busy: Iterable[Interval], not_after: datetime | None = None
+) -> list[Gap]:
+    """The free time of each block: its maximal stretches clear of ``busy``, each with its block's start.
+
+    A block ends at ``not_after`` at the latest. PostgreSQL computes the same gaps with
+    multiranges (``selectors.py``); this is the way everywhere else.
+    """
     taken = merge(busy)
     taken_ends = [end for _start, end in taken]
-    slots: set[Interval] = set()
+    gaps: list[Gap] = []
     for block_start, block_end in blocks:
         if not_after is not None:
             block_end = min(block_end, not_after)
         # Free gaps of this block: from the first busy interval ending after its start on.
         cursor = block_start
         index = bisect.bisect_right(taken_ends, block_start)
-        gaps = []
         while cursor < block_end:
             if index < len(taken) and taken[index][0] < block_end:
                 busy_start, busy_end = taken[index]
                 if busy_start > cursor:
-                    gaps.append((cursor, busy_start))
+                    gaps.append((block_start, cursor, busy_start))
                 cursor = max(cursor, busy_end)
                 index += 1
             else:
-                gaps.append((cursor, block_end))
+                gaps.append((block_start, cursor, block_end))
                 break
-        for gap_start, gap_end in gaps:
-            earliest = gap_start if not_before is None else max(gap_start, not_before)
-            start = block_start + _steps_to_reach(earliest - block_start, step) * step
-            while start + duration <= gap_end:
-                slots.add((start, start + duration))
-                start += step
+    return gaps
+
+
+def slots_in_gaps(
+    *, gaps: Iterable[Gap], duration: timedelta, step: timedelta, not_before: datetime | None = None
+) -> list[Interval]:
+    """Slots of ``duration`` inside one gap each, on a ``step`` grid from the gap's block start.
+
+    A slot starts at or after ``not_before``. Sorted, without duplicates (blocks may overlap).
+    """
+    if duration <= timedelta(0) or step <= timedelta(0):
+        raise ValueError("duration and step must be positive")
+    slots: set[Interval] = set()
+    for block_start, gap_start, gap_end in gaps:
+        earliest = gap_start if not_before is None else max(gap_start, not_before)
+        start = block_start + _steps_to_reach(earliest - block_start, step) * step
+        while start + duration <= gap_end:
+            slots.add((start, start + duration))
+            start += step
     return sorted(slots)
 
 
