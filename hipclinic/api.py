@@ -307,7 +307,7 @@ def _cursor_keys(queryset: QuerySet) -> tuple[list[tuple[str, type]], QuerySet]:
             expression = item.expression if isinstance(item, OrderBy) else item
             if isinstance(item, OrderBy) and item.descending:
                 raise serializers.ValidationError({"cursor": ["Cursor paging needs an ascending order."]})
-            output = expression.output_field
+            output = expression.resolve_expression(queryset.query).output_field
         if isinstance(output, models.IntegerField):
             kind = int
         elif isinstance(output, models.CharField | models.TextField):
