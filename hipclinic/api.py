@@ -181,6 +181,19 @@ class LargeListPaginator(LargeTablePaginator):
         plan = json.loads(queryset.order_by().values("pk").explain(format="json"))
         return int(plan[0]["Plan"]["Plan Rows"])
 
+    def page(self, number):
+        """As the admin's, with the deep page's ids read in the same query (``id IN (SELECT ... OFFSET)``):
+        one round trip fewer. The ids come from the list's ordering index alone (an index-only scan)."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count and not self.count_is_estimate:
+            top = self.count
+        rows = self.object_list[bottom:top]
+        if bottom >= self.deferred_join_from and isinstance(self.object_list, QuerySet):
+            rows = self.object_list.filter(pk__in=self.object_list.values("pk")[bottom:top])
+        return self._get_page(rows, number, self)
+
 
 class ListPagination(Pagination):
     """``Pagination`` with, for large lists: an estimated ``count`` when the list is unfiltered,
