@@ -79,6 +79,8 @@ def queries_for(client, url: str) -> int:
 PAGES = [
     "/api/v1/patients/",
     "/api/v1/patients/?q=Bulk",
+    "/api/v1/patients/?cursor=",
+    "/api/v1/patients/?page=2&page_size=5",
     "/api/v1/referrals/",
     "/api/v1/appointments/",
     "/api/v1/waitlist/",

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from apps.patients import selectors, services
 from apps.patients.models import Patient, RedFlag, RedFlagDecision, Referral
-from hipclinic.api import as_api_error, call_service, query_flag
+from hipclinic.api import ListPagination, as_api_error, call_service, query_flag
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -39,6 +39,8 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     serializer_class = PatientSerializer
     filterset_fields = ["sex", "email_consent"]
     ordering_fields = ["last_name", "record_number", "date_of_birth"]
+    pagination_class = ListPagination
+    estimate_params = {"archived"}  # the whole (active) list: a large one gets an estimated count
 
     def get_queryset(self):
         include_archived = self.action != "list" or query_flag(self.request, "archived")
