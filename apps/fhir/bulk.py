@@ -20,12 +20,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.fhir import mapping
 from apps.fhir.models import ExportFile, ExportJob, ExportLevel, ExportStatus
+from apps.fhir.search import SearchError, parse_date
 
 log = logging.getLogger("hipclinic.fhir")
 
@@ -75,22 +76,18 @@ def check_request(*, level: str, output_format: str | None, types: str | None, s
             chosen = tuple(t for t in allowed if t in asked)  # in the export's order, each once
     parsed_since = None
     if since is not None:
-        parsed_since = parse_instant(since)
-        if parsed_since is None:
-            errors["_since"] = "Give an instant with its time zone, e.g. 2026-01-31T09:00:00Z."
-        elif parsed_since > timezone.now():
-            errors["_since"] = "_since is in the future."
+        try:  # read as the read API reads _since (an instant, in UTC, or the start of a clinic day)
+            prefix, parsed_since, _end = parse_date("_since", since)
+        except SearchError as error:
+            errors["_since"] = str(error)
+        else:
+            if prefix != "eq":
+                errors["_since"] = "An instant, without a prefix."
+            elif parsed_since > timezone.now():
+                errors["_since"] = "_since is in the future."
     if errors:
         raise ValidationError(errors)
     return Request(level=level, types=chosen, since=parsed_since)
-
-
-def parse_instant(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else None
 
 
 class ExportBusy(Exception):
@@ -101,13 +98,14 @@ def start_export(*, user, request: Request, request_url: str) -> ExportJob:
     """Record the job and queue its task (after the commit). One unfinished export per user at a time."""
     from apps.fhir.tasks import run_bulk_export
 
-    with transaction.atomic():
-        type(user).objects.select_for_update().filter(pk=user.pk).first()  # one kick-off of a user at a time
-        if ExportJob.objects.filter(requested_by=user, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)).exists():
-            raise ExportBusy("An export of yours is still running: wait for it, or cancel it (DELETE its status URL).")
-        job = ExportJob.objects.create(requested_by=user, level=request.level, types=list(request.types),
-                                       since=request.since, request_url=request_url, heartbeat_at=timezone.now())
-        transaction.on_commit(lambda: run_bulk_export.delay(str(job.id)))
+    try:
+        with transaction.atomic():
+            job = ExportJob.objects.create(requested_by=user, level=request.level, types=list(request.types),
+                                           since=request.since, request_url=request_url, heartbeat_at=timezone.now())
+    except IntegrityError:  # the constraint fhir_one_unfinished_export: two at once cannot both pass
+        raise ExportBusy("An export of yours is still running: wait for it, or cancel it (DELETE its status URL).") \
+            from None
+    transaction.on_commit(lambda: run_bulk_export.delay(str(job.id)))
     log.info("fhir export queued id=%s level=%s types=%d", job.id, job.level, len(job.types))
     return job
 

@@ -20,58 +20,37 @@ from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
-from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
-from rest_framework.views import APIView
+from rest_framework.response import Response
 
 from apps.accounts.roles import Role
 from apps.fhir import bulk
 from apps.fhir.models import ExportJob, ExportLevel, ExportStatus
-from apps.ops.models import AccessLog
+from apps.fhir.views import FHIR_JSON, FhirView, operation_outcome
+from apps.ops.access import record_access
 
-FHIR_JSON = "application/fhir+json"
 NDJSON = "application/fhir+ndjson"
 KICK_OFF_PARAMETERS = {"_outputFormat", "_type", "_since"}
 
 
-def outcome(status: int, code: str, text: str, *, severity: str = "error", headers: dict | None = None):
-    """An OperationOutcome response (FHIR's error body)."""
-    body = {"resourceType": "OperationOutcome",
-            "issue": [{"severity": severity, "code": code, "diagnostics": text}]}
-    response = HttpResponse(json.dumps(body), status=status, content_type=FHIR_JSON)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+def outcome(http_status: int, code: str, text: str, *, severity: str = "error", headers: dict | None = None):
+    """An OperationOutcome answer, as the read API's (``views.operation_outcome``), with extra headers."""
+    return Response(operation_outcome(code, text, severity), status=http_status, headers=headers)
 
 
 class CanExport(BasePermission):
+    message = "Only clinic managers and therapists may export clinical records."
+
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and user.has_role(Role.CLINIC_MANAGER, Role.THERAPIST))
 
 
-class BulkView(APIView):
-    """Authentication as the API's (token or session); every error an OperationOutcome."""
+class BulkView(FhirView):
+    """The read API's view (credentials, FHIR JSON, OperationOutcome errors), for exporting roles."""
 
     permission_classes = [CanExport]
-    schema = None  # not in the OpenAPI schema: the CapabilityStatement and the README describe these
-
-    def perform_content_negotiation(self, request, force=False):
-        # Every answer here is built by hand (FHIR JSON, NDJSON or empty): whatever Accept says (the
-        # kick-off checks it itself), DRF's negotiation must not answer 406.
-        return super().perform_content_negotiation(request, force=True)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-            return outcome(401, "login", "Sign in or send an API token (Authorization: Token ...).",
-                           headers={"WWW-Authenticate": 'Token realm="api"'})
-        if isinstance(exc, exceptions.PermissionDenied):
-            return outcome(403, "forbidden", "Only clinic managers and therapists may export clinical records.")
-        if isinstance(exc, exceptions.MethodNotAllowed):
-            return outcome(405, "not-supported", f"{exc.detail}")
-        if isinstance(exc, exceptions.Throttled):
-            return outcome(429, "throttled", f"{exc.detail}")
-        return super().handle_exception(exc)
+    http_method_names = ["get", "delete", "head", "options"]
 
     def job_of(self, request, job_id) -> ExportJob | None:
         """The user's own job, still available; None otherwise (another user's job is not found either)."""
@@ -90,8 +69,8 @@ class KickOffView(BulkView):
         if "respond-async" not in request.headers.get("Prefer", ""):
             return outcome(400, "required", "A bulk export is asynchronous: send the header Prefer: respond-async.")
         accept = request.headers.get("Accept", FHIR_JSON)
-        if not any(kind in accept for kind in (FHIR_JSON, "application/json", "*/*")):
-            return outcome(400, "not-supported", f"Accept {FHIR_JSON}.")
+        if not any(kind in accept for kind in ("application/fhir+json", "application/json", "*/*")):
+            return outcome(400, "not-supported", "Accept application/fhir+json.")
         unknown = sorted(set(request.GET) - KICK_OFF_PARAMETERS)
         if unknown:
             return outcome(400, "not-supported", f"Unknown parameter(s): {', '.join(unknown)}; this server takes "
@@ -159,8 +138,7 @@ class OutputView(BulkView):
         path = bulk.job_folder(job) / name if file else None
         if path is None or not path.is_file():
             return outcome(404, "not-found", "No such file of yours (finished exports are kept for a limited time).")
-        AccessLog.objects.create(user=request.user, record_type="fhir.exportfile", record_id=str(file.pk),
-                                 patient_id=None, via="api")
+        record_access(user=request.user, instance=file, via="fhir")
         response = FileResponse(path.open("rb"), content_type=NDJSON)
         response["Content-Length"] = str(file.size)
         return response

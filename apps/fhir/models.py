@@ -44,6 +44,11 @@ class ExportJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "heartbeat_at"], name="fhir_export_status")]
+        constraints = [
+            # One unfinished export per user: a second kick-off while one runs is refused (429).
+            models.UniqueConstraint(fields=["requested_by"], name="fhir_one_unfinished_export",
+                                    condition=models.Q(status__in=["queued", "running"])),
+        ]
 
     def __str__(self):
         return f"{self.get_level_display()} export {self.id} ({self.status})"

@@ -47,6 +47,7 @@ from apps.ops.policy import clinic_policy
 from apps.patients.models import Patient, Referral
 from apps.patients.vocabulary import REFERRAL_CAUSES
 from apps.prescriptions.models import Program, ProgramStatus
+from apps.reports.models import ANY_CAUSE, DayFigures, EpisodeScore, FiguresRefresh, FinishedEpisode, OverduePlan
 from apps.scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -190,8 +191,6 @@ def summary(*, start: date, end: date, therapist=None, cause: str | None = None,
 
 def usable_state():
     """The refresh row when its stored rows follow today's rules, else None (every day counted live)."""
-    from apps.reports.models import FiguresRefresh
-
     state = FiguresRefresh.objects.filter(pk=FIGURES_REFRESH_ID).first()
     if (state is None or state.through is None or state.version != FIGURES_VERSION
             or state.zone != clinic_zone().key
@@ -311,8 +310,6 @@ def counted_attendance(filters: Filters) -> dict:
 
 
 def stored_attendance(filters: Filters) -> dict:
-    from apps.reports.models import ANY_CAUSE, DayFigures
-
     rows = DayFigures.objects.filter(day__gte=filters.start, day__lte=filters.end, cause=filters.cause or ANY_CAUSE)
     if filters.therapist_id is not None:
         rows = rows.filter(therapist__user_id=filters.therapist_id)
@@ -386,8 +383,6 @@ def finished_episodes(kept: Filters | None, live: Filters | None) -> tuple[dict,
     """Plans discharged in the range: ({"plans": n, "visits": n}, a Counter of their scores' changes keyed
     (cause, measure, change, reached MCID)), from the stored episodes of ``kept`` days and the records
     of ``live`` ones. Stored changes come back as the floats ``change()`` gave."""
-    from apps.reports.models import EpisodeScore, FinishedEpisode
-
     plans = visits = 0
     scores = Counter()
     if kept is not None:
@@ -560,8 +555,6 @@ def compliance(filters: Filters, *, now: datetime, state=None) -> dict:
     snapshot = state is not None and state.due_as_of == local_date(clinic_zone(), now) \
         and state.due_taken_at is not None and state.due_taken_at >= clinic_policy().updated_at
     if snapshot:
-        from apps.reports.models import OverduePlan
-
         rows = _of_patients(OverduePlan.objects.all(), filters)
         if filters.therapist_id is not None:
             rows = rows.filter(therapist_id=filters.therapist_id)
