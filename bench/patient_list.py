@@ -11,6 +11,8 @@ screen awaiting a decision. Then, for a few pages of the list, it times:
 * the API as it serves them, through Django's test client (in-process: no sockets, but
   every middleware, authentication by API token as the front desk, permissions,
   filtering, pagination, serializer and JSON renderer);
+* ``GET /api/v1/me/`` with the same token: the request cycle alone (middleware, token,
+  permissions, DRF), the floor under any API page whatever its query;
 * one raw SQL query selecting the same page's columns (and the red-flag alert), on the
   same connection, turned into the same JSON with the standard library's ``json.dumps``;
   and the same plus the raw ``COUNT(*)`` that the API's page carries. The SQL is the
@@ -241,6 +243,13 @@ def main() -> None:
               f"of each after 3 warm-up runs.\n"
               f"raw: the page's columns by one SQL query (the selector's own) on the same connection, "
               f"json.dumps; raw + count: and the COUNT(*) the API's page carries. Taking turns.\n", flush=True)
+        def floor():
+            # The floor under every API page: middleware, the token, the role's permissions,
+            # DRF's request and response cycle, for one small object and no list at all.
+            response = client.get("/api/v1/me/", secure=True)
+            assert response.status_code == 200, response.status_code
+            return response.content
+
         for label, query, page, page_size, q, after in pages:
             def api(query=query):
                 response = client.get("/api/v1/patients/", query, secure=True)
@@ -261,10 +270,12 @@ def main() -> None:
             # Taking turns, so that the machine's load falls on all three alike.
             times = Timings.interleaved({
                 "api": api,
+                "floor": floor,
                 "raw": lambda statements=statements: raw_page(statements, with_count=False),
                 "raw + count": lambda statements=statements: raw_page(statements, with_count=True),
             }, repeat=args.repeat, warmup=3)
             api_time, raw_time, raw_count_time = times["api"], times["raw"], times["raw + count"]
+            floor_time = times["floor"]
             if "count" not in body:
                 counted = f"cursor mode, no count; {raw_body['count']:,} in the list"
             elif body["count_is_estimate"]:
@@ -278,6 +289,10 @@ def main() -> None:
             line("  raw SQL + json.dumps", f"{raw_time.ms()}  API = {ratio(api_time.median, raw_time.median)}")
             line("  raw SQL + COUNT(*) + json.dumps",
                  f"{raw_count_time.ms()}  API = {ratio(api_time.median, raw_count_time.median)}")
+            line("  request cycle alone: GET /api/v1/me/, same token",
+                 f"{floor_time.ms()}  = {ratio(floor_time.median, raw_time.median)} raw; API minus it = "
+                 f"{(api_time.median - floor_time.median) * 1000:.2f} ms = "
+                 f"{ratio(api_time.median - floor_time.median, raw_time.median)} raw")
             fetch, serialize, render = breakdown(query=query, page=page, page_size=page_size, repeat=args.repeat,
                                                  after=after)
             line("  of the API: ORM page fetch / serializer / JSON renderer",
