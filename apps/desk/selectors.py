@@ -55,7 +55,9 @@ def day_schedule(*, day: date) -> list[TherapistDay]:
     four more for the booking hints (the policy, the plans, their visits and reports).
     """
     start, end = local_day_bounds(day, clinic_zone())
-    appointments = list(appointments_for_desk().filter(start__gte=start, start__lt=end).order_by("start", "id"))
+    # A row shows the patient's name and record number: not their phone (parsed on load) or notes.
+    appointments = list(appointments_for_desk().filter(start__gte=start, start__lt=end)
+                        .defer("patient__phone", "patient__notes").order_by("start", "id"))
     _with_booking_hints(appointments)
     therapists = Therapist.objects.filter(is_active=True).prefetch_related(
         Prefetch("working_hours", queryset=WorkingHours.objects.filter(weekday=day.weekday()).order_by("start_time"))

@@ -279,3 +279,38 @@ def test_booking_pages_show_the_red_flag_alert_but_no_clinical_content(desk, phy
         assert "Red flag: awaiting therapist review" in page, url
         assert "bladder" not in page.lower() and "Private clinical story" not in page, url
         assert other.display_name not in page, url  # inactive therapists are not offered
+
+
+def _look_up_queries(desk, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = desk.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_slot_look_up_runs_the_same_queries_however_many_slots_and_appointments(desk, physio, patient):
+    # session, user, groups, the clinic's policy; the patient, their referrals; the kind asked
+    # for, and each form's kinds and therapists (the search form's and the booking form's); the
+    # working hours, the grid's policy, the free gaps (on SQLite: the appointments and time off);
+    # the session saved.
+    kind = appointment_kind("follow_up")
+    search = {"kind": kind.pk, "start_date": "2026-11-24", "end_date": "2026-11-27"}
+    urls = {"one therapist": book_url(patient, therapist=physio.pk, **search),
+            "any therapist": book_url(patient, therapist="", **search)}
+    AppointmentFactory(patient=patient, therapist=physio, start=TUESDAY_10, kind=kind)
+    appointment = AppointmentFactory(patient=patient, therapist=physio, start=datetime(2026, 11, 25, 9, tzinfo=UTC))
+    urls["reschedule"] = reverse("desk:appointment-reschedule", args=[appointment.pk])
+    small = {name: _look_up_queries(desk, url) for name, url in urls.items()}
+
+    for hour in range(9, 16):  # more therapists, with their days half booked
+        therapist = TherapistFactory()
+        for day in (24, 25, 26):
+            AppointmentFactory(therapist=therapist, start=datetime(2026, 11, day, hour, tzinfo=UTC), kind=kind)
+    large = {name: _look_up_queries(desk, url) for name, url in urls.items()}
+
+    assert large == small
+    assert max(large.values()) <= 20, large
+    assert "Free slots" in text(desk.get(urls["any therapist"]))

@@ -85,3 +85,15 @@ def test_the_schedule_runs_the_same_queries_however_many_therapists_and_appointm
     with django_assert_num_queries(10):
         response = desk.get(reverse("desk:home"))
     assert text(response).count("Red flag: awaiting therapist review") == rows
+
+
+def test_names_are_escaped_in_the_rows_and_their_button_labels(desk, physio):
+    patient = PatientFactory(first_name="Zoë <b>", last_name="O'Neil")
+    AppointmentFactory(patient=patient, therapist=physio, start=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+
+    content = desk.get(reverse("desk:home")).content.decode()
+
+    assert "<b>" not in content
+    assert '>Zoë &lt;b&gt; O&#x27;Neil</a>' in content
+    assert 'aria-label="Check in Zoë &lt;b&gt; O&#x27;Neil (09:00)"' in content
+    assert 'href="/desk/appointments/' in content and '/cancel/?next=/desk/"' in content

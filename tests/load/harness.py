@@ -40,9 +40,10 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 REFUSED = " (refused: overlap)"  # the suffix the locustfile gives bookings refused for an overlap
 # The warm-up (each simulated user signs in and opens its first page) and the measured run:
 # every kind of request of each must have run for a load run to count.
-WARM_UP_KINDS = {"desk: login page", "desk: sign in", "desk: day schedule", "static: stylesheet", "api: token"}
+WARM_UP_KINDS = {"desk: login page", "desk: sign in", "desk: home", "static: stylesheet", "api: token"}
 MEASURED_KINDS = {
-    "desk: day schedule", "desk: patient search", "desk: patient page", "desk: slot look-up", "desk: book",
+    "desk: home", "desk: day schedule", "desk: patient search", "desk: patient page", "desk: slot look-up",
+    "desk: book",
     "api: patient search", "api: patient", "api: patient's appointments", "api: therapist's week", "api: therapists",
     "api: waitlist", "api: slots", "api: book",
 }
@@ -262,9 +263,22 @@ def run_locust(*, host: str, config: dict, work_dir: Path, users: int, spawn_rat
                       output=done.stdout + done.stderr)
 
 
-def read_server_log(result: LoadResult, log_path: Path) -> LoadResult:
-    """Count the server's answers by status, and keep its 5xx lines and tracebacks."""
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+def log_size(log_path: Path) -> int:
+    """Where the server's log ends now: pass it as ``offset`` to read only what a later run adds."""
+    return log_path.stat().st_size if log_path.exists() else 0
+
+
+def _log_text(log_path: Path, offset: int) -> str:
+    if not log_path.exists():
+        return ""
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
+
+
+def read_server_log(result: LoadResult, log_path: Path, offset: int = 0) -> LoadResult:
+    """Count the server's answers by status, and keep its 5xx lines and tracebacks (from ``offset`` on)."""
+    text = _log_text(log_path, offset)
     for method, route, status, _ms in REQUEST_LINE.findall(text):
         result.server_statuses[status[0] + "xx"] += 1
         if status.startswith("5"):
@@ -274,14 +288,14 @@ def read_server_log(result: LoadResult, log_path: Path) -> LoadResult:
     return result
 
 
-def server_timings(log_path: Path) -> dict[str, tuple[int, int, int]]:
+def server_timings(log_path: Path, offset: int = 0) -> dict[str, tuple[int, int, int]]:
     """Per route and status, from the server's request log: (requests, p50 ms, p95 ms) spent inside Django.
 
     Against Locust's times (which add the wait for a free worker), they tell a slow page
     from a queue.
     """
     durations: dict[str, list[int]] = {}
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    text = _log_text(log_path, offset)
     for method, route, status, ms in REQUEST_LINE.findall(text):
         durations.setdefault(f"{method} {route} {status}", []).append(int(ms))
     return {key: (len(values), nearest_rank(values, 50), nearest_rank(values, 95))

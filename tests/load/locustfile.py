@@ -7,8 +7,9 @@ full size) with ``LOAD_CONFIG`` naming a JSON file holding ``tests/load/seed.py`
 Two kinds of simulated user, each signing in as its own staff account:
 
 * ``DeskUser``, a receptionist: signs in on the login page (CSRF), then searches for
-  patients, opens one, looks at a day's schedule, looks up free slots on a patient's
-  booking page and books one of the slots shown by pressing its button (a POST with CSRF).
+  patients, opens one, comes back to the home page (today's schedule), looks at a day's
+  schedule, looks up free slots on a patient's booking page and books one of the slots
+  shown by pressing its button (a POST with CSRF).
 * ``ApiClient``, an integration: gets a token (``POST /api/v1/auth/token/``), then searches
   and reads patients, reads appointments, therapists, the waitlist and free slots, and
   books one of the free slots it was given.
@@ -211,7 +212,7 @@ class DeskUser(ClinicUser):
                 signed_in.failure(f"sign-in answered {signed_in.status_code}, not a redirect home")
                 raise StopUser()
             signed_in.success()
-        with self.client.get("/desk/", name="desk: day schedule", allow_redirects=False, catch_response=True) as home:
+        with self.client.get("/desk/", name="desk: home", allow_redirects=False, catch_response=True) as home:
             if not self.expect(home, 200, contains="</html>"):
                 raise StopUser()
             stylesheet = STYLESHEET.search(home.text)
@@ -235,6 +236,12 @@ class DeskUser(ClinicUser):
             return self.search_patients()
         with self.client.get(f"/desk/patients/{random.choice(self.patients)}/", name="desk: patient page",
                              allow_redirects=False, catch_response=True) as page:
+            self.expect(page, 200, contains="</html>")
+
+    @task(1)
+    def home(self):
+        """The desk's home page: today's schedule, which receptionists come back to all day."""
+        with self.client.get("/desk/", name="desk: home", allow_redirects=False, catch_response=True) as page:
             self.expect(page, 200, contains="</html>")
 
     @task(1)
