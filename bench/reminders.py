@@ -180,7 +180,6 @@ def per_program_loop(now: datetime, sample: int) -> int:
     from apps.notifications.services import queue_email, send_time
     from apps.ops.policy import clinic_policy
     from apps.prescriptions.models import PatientLink, Program
-    from apps.prescriptions.services import patient_link_url
     from hipclinic.zones import iso_week
 
     queued = 0
@@ -203,7 +202,7 @@ def per_program_loop(now: datetime, sample: int) -> int:
             text_template="emails/missed_session.txt", html_template="emails/missed_session.html",
             context={"first_name": patient.first_name, "days": (today - last).days, "logged_before": True,
                      "last_date": f"{last:%A} {last.day} {last:%B}", "sessions_per_week": program.sessions_per_week,
-                     "program_url": patient_link_url(link) if link else ""},
+                     "program_link": link.pk if link else None},
             patient=patient, send_after=send_time(now, zone),
         )
         queued += row is not None

@@ -16,6 +16,10 @@ run twice. All four have the shape of
    inserts nothing twice. The outbox sweep sends them; ``send_after`` holds them during
    the clinic's quiet hours in the recipient's zone (``apps.notifications.services.send_time``).
 
+The missed-session nudge, the one scan that can find thousands of rows at once, goes
+further on PostgreSQL: one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` that stores
+template names and a JSON context, and the e-mail is rendered when it is sent.
+
 A handful of queries whatever the number of programs, and never one per program.
 """
 
@@ -27,9 +31,11 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.followups.models import FollowUp, NextMorning, SessionLog, SessionLogItem
 from apps.notifications.models import OutboxEmail
@@ -38,7 +44,7 @@ from apps.notifications.services import build_email, queue_many, quiet_hours, se
 from apps.ops.policy import clinic_policy
 from apps.prescriptions.models import PatientLink, Program, ProgramItem, ProgramStatus
 from apps.prescriptions.services import patient_link_url
-from hipclinic.zones import clinic_zone, iso_week, long_date, zones_by_local_date
+from hipclinic.zones import all_zones, clinic_zone, iso_week, long_date, zones_by_local_date
 
 KIND_WEEKLY_PLAN = "weekly-plan"
 KIND_MISSED_SESSION = "missed-session"
@@ -154,9 +160,9 @@ def missed_session_programs(now: datetime) -> QuerySet:
     last_log = SessionLog.objects.filter(program=OuterRef("pk")).order_by("-session_date").values("session_date")[:1]
     # In SQL, a superset on constants the planner turns into a hashed anti-join: no log
     # after the cutoff of the latest local date anywhere (two or three dates exist at any
-    # moment). The exact test, in the patient's own date, is made in Python on these few
-    # rows (queue_missed_session_nudges); a per-row, per-zone test in SQL made PostgreSQL
-    # run the last-log subquery for every program (and JIT-compile it).
+    # moment). The exact test, in the patient's own date, is made on these few rows only
+    # (queue_missed_session_nudges); a per-row, per-zone test over every program made
+    # PostgreSQL run the last-log subquery for every program (and JIT-compile it).
     cutoff = max(zones_by_local_date(now)) - days
     logged_lately = SessionLog.objects.filter(program=OuterRef("pk"), session_date__gt=cutoff)
     recent_nudge = OutboxEmail.objects.filter(
@@ -174,13 +180,41 @@ def missed_session_programs(now: datetime) -> QuerySet:
     )
 
 
-def queue_missed_session_nudges(now: datetime) -> int:
-    """A gentle nudge after MISSED_SESSION_DAYS without a log; at most one a week.
+def _missed_session_context(*, first_name: str, today: date, last_activity: date, start_date: date,
+                            sessions_per_week: int, link_id: int | None) -> dict:
+    """The nudge's template context, JSON-able: it is stored and rendered when sent. The SQL scan builds the same."""
+    return {
+        "first_name": first_name,
+        "days": (today - last_activity).days,
+        "logged_before": last_activity != start_date,
+        "last_date": f"{last_activity:%A} {last_activity.day} {last_activity:%B}",
+        "sessions_per_week": sessions_per_week,
+        "program_link": link_id,  # the template signs its URL when the e-mail is sent
+    }
 
-    Three queries: the due programs (with their last log and link), the keys already
-    queued, one INSERT. Once queued, a nudge keeps its patient out of the first query
-    for a week, so the next runs make one query and insert nothing.
+
+MISSED_SESSION_EMAIL = {
+    "kind": KIND_MISSED_SESSION,
+    "subject": "How are your exercises going?",
+    "text_template": "emails/missed_session.txt",
+    "html_template": "emails/missed_session.html",
+}
+
+
+def queue_missed_session_nudges(now: datetime) -> int:
+    """A gentle nudge after MISSED_SESSION_DAYS without a log; at most one a week. Returns the rows inserted.
+
+    The e-mails are rendered when sent (``apps.notifications.services.message_bodies``): the
+    scan stores template names and a JSON context. On PostgreSQL one INSERT ... SELECT;
+    elsewhere (SQLite) three queries: the due programs, the keys already queued, one INSERT.
     """
+    if connections[OutboxEmail.objects.db].vendor == "postgresql":
+        return _insert_missed_session_nudges(now)
+    return _queue_missed_session_nudges_row_by_row(now)
+
+
+def _queue_missed_session_nudges_row_by_row(now: datetime) -> int:
+    """The nudges through Python on the few due rows: the due programs, the keys already queued, one INSERT."""
     rows = {}
     for program in missed_session_programs(now):
         patient = program.patient
@@ -188,27 +222,107 @@ def queue_missed_session_nudges(now: datetime) -> int:
         today = now.astimezone(zone).date()
         if (today - program.last_activity).days < clinic_policy().missed_session_days:
             continue  # not yet in the patient's own date
-        context = {
-            "first_name": patient.first_name,
-            "days": (today - program.last_activity).days,
-            "logged_before": program.last_activity != program.start_date,
-            "last_date": f"{program.last_activity:%A} {program.last_activity.day} {program.last_activity:%B}",
-            "sessions_per_week": program.sessions_per_week,
-            "program_url": _program_url(program.link_id),
-        }
-        rows[f"{KIND_MISSED_SESSION}:{program.pk}:{iso_week(today)}"] = functools.partial(
+        key = f"{KIND_MISSED_SESSION}:{program.pk}:{iso_week(today)}"
+        rows[key] = functools.partial(
             build_email,
-            key=f"{KIND_MISSED_SESSION}:{program.pk}:{iso_week(today)}",
-            kind=KIND_MISSED_SESSION,
+            key=key,
             to_email=patient.email,
-            subject="How are your exercises going?",
-            text_template="emails/missed_session.txt",
-            html_template="emails/missed_session.html",
-            context=context,
+            context=_missed_session_context(
+                first_name=patient.first_name, today=today, last_activity=program.last_activity,
+                start_date=program.start_date, sessions_per_week=program.sessions_per_week, link_id=program.link_id,
+            ),
             patient=patient,
             send_after=send_time(now, zone),
+            render_when_sent=True,
+            **MISSED_SESSION_EMAIL,
         )
     return _queue_new(rows)
+
+
+def _zone_table(now: datetime) -> tuple[list[str], list[date], list[datetime], list[str]]:
+    """Every IANA zone with its local date, iso week and send time (after quiet hours) at ``now``."""
+    names, days, send_afters, weeks = [], [], [], []
+    for name, zone in all_zones():
+        today = now.astimezone(zone).date()
+        names.append(name)
+        days.append(today)
+        send_afters.append(send_time(now, zone))
+        weeks.append(iso_week(today))
+    return names, days, send_afters, weeks
+
+
+def _insert_missed_session_nudges(now: datetime) -> int:
+    """The nudges in one statement on PostgreSQL: ``INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING``.
+
+    ``missed_session_programs`` (the rules, on a superset of dates) is materialized first, so
+    the last log and the link are looked up for its few rows only; each is then joined to
+    its patient's zone (a table of every zone's date and send time, unnested from arrays)
+    for the exact test in the patient's own date. A name missing from that table takes the
+    clinic's zone, as ``Patient.zone`` does. The context is built in SQL exactly as
+    ``_missed_session_context`` builds it (the to_char names are English whatever lc_time).
+    """
+    connection = connections[OutboxEmail.objects.db]
+    quote = connection.ops.quote_name
+    candidates = missed_session_programs(now).order_by().values(
+        "pk", "start_date", "sessions_per_week", "patient_id", "patient__first_name", "patient__email",
+        "patient__time_zone", "last_activity", "link_id",
+    )
+    candidates_sql, candidates_params = candidates.query.sql_with_params()
+    clinic = clinic_zone()
+    clinic_today = now.astimezone(clinic).date()
+    computed = {
+        "key": f"%s || d.{quote('pk')} || ':' || d.week",
+        "kind": "%s",
+        "patient_id": f"d.{quote('patient_id')}",
+        "to_email": f"d.{quote('patient__email')}",
+        "subject": "%s",
+        "text_template": "%s",
+        "html_template": "%s",
+        "context": f"""jsonb_build_object(
+            'first_name', d.{quote('patient__first_name')},
+            'days', d.today - d.{quote('last_activity')},
+            'logged_before', d.{quote('last_activity')} <> d.{quote('start_date')},
+            'last_date', to_char(d.{quote('last_activity')}, 'FMDay FMDD FMMonth'),
+            'sessions_per_week', d.{quote('sessions_per_week')},
+            'program_link', d.{quote('link_id')})""",
+        "send_after": "d.send_after",
+        "created_at": "%s",
+    }
+    computed_params = [
+        f"{KIND_MISSED_SESSION}:", KIND_MISSED_SESSION, MISSED_SESSION_EMAIL["subject"],
+        MISSED_SESSION_EMAIL["text_template"], MISSED_SESSION_EMAIL["html_template"], timezone.now(),
+    ]
+    # Every other column takes the model's default, so a field added later needs no change here.
+    defaults = [field for field in OutboxEmail._meta.concrete_fields
+                if not field.primary_key and field.attname not in computed]
+    columns = [*computed, *(field.column for field in defaults)]
+    values = [*computed.values(), *("%s" for _ in defaults)]
+    default_params = [field.get_db_prep_save(field.get_default(), connection) for field in defaults]
+    # Names come from the models' _meta and the ORM's compiled query; every value is a parameter.
+    sql = f"""
+        WITH zone (name, today, send_after, week) AS (
+            SELECT * FROM unnest(%s::text[], %s::date[], %s::timestamptz[], %s::text[])
+        ),
+        due AS MATERIALIZED ({candidates_sql})
+        INSERT INTO {quote(OutboxEmail._meta.db_table)} ({", ".join(quote(column) for column in columns)})
+        SELECT {", ".join(values)}
+        FROM (
+            SELECT due.*, COALESCE(zone.today, %s) AS today, COALESCE(zone.send_after, %s) AS send_after,
+                   COALESCE(zone.week, %s) AS week
+            FROM due LEFT JOIN zone ON zone.name = due.{quote('patient__time_zone')}
+        ) AS d
+        WHERE d.{quote('last_activity')} <= d.today - %s
+        ON CONFLICT ({quote('key')}) DO NOTHING
+    """  # noqa: S608
+    params = [
+        *_zone_table(now), *candidates_params,
+        *computed_params, *default_params,
+        clinic_today, send_time(now, clinic), iso_week(clinic_today),
+        clinic_policy().missed_session_days,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 # ---------------------------------------------------------------------------- therapist alerts

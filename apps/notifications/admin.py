@@ -17,12 +17,17 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
     actions = ["resend_failed"]
     fields = ["key", "kind", "status", "patient", "to_email", "subject", "attempts", "send_after", "locked_until",
-              "last_error", "created_at", "sent_at", "headers", "body_text"]
+              "last_error", "created_at", "sent_at", "headers", "body"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         # A superbill's PDF rides in ``attachments``: the list and page never show it, so never load it.
         return super().get_queryset(request).defer("attachments", "body_html")
+
+    @admin.display(description="Body text")
+    def body(self, obj):
+        # A row queued in bulk stores its templates and context: show what is (or will be) sent.
+        return obj.body_text or services.message_bodies(obj)[0]
 
     def has_add_permission(self, request):
         return False

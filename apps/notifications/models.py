@@ -24,8 +24,13 @@ class OutboxEmail(models.Model):
     patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
     to_email = models.EmailField()
     subject = models.CharField(max_length=200)
-    body_text = models.TextField()
+    body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
+    # A row queued in bulk by SQL has no bodies but its templates and a JSON context: it is
+    # rendered when sent (``apps.notifications.services.message_bodies``).
+    text_template = models.CharField(max_length=100, blank=True)
+    html_template = models.CharField(max_length=100, blank=True)
+    context = models.JSONField(default=dict, blank=True)
     # [{"filename": ..., "content_type": ..., "content": <text>}], binary content in base64 with "encoding": "base64"
     attachments = models.JSONField(default=list, blank=True)
     headers = models.JSONField(default=dict, blank=True)

@@ -56,7 +56,11 @@ SEND_BATCH = 50
 
 
 def unsubscribe_token(patient: Patient) -> str:
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"patient": patient.pk})
+    return _unsubscribe_token(patient.pk)
+
+
+def _unsubscribe_token(patient_id: int) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"patient": patient_id})
 
 
 def patient_for_unsubscribe_token(token: str) -> Patient | None:
@@ -68,7 +72,11 @@ def patient_for_unsubscribe_token(token: str) -> Patient | None:
 
 
 def unsubscribe_url(patient: Patient) -> str:
-    return settings.SITE_URL + reverse("notifications:unsubscribe", kwargs={"token": unsubscribe_token(patient)})
+    return _unsubscribe_url(patient.pk)
+
+
+def _unsubscribe_url(patient_id: int) -> str:
+    return settings.SITE_URL + reverse("notifications:unsubscribe", kwargs={"token": _unsubscribe_token(patient_id)})
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
@@ -112,28 +120,53 @@ def build_email(
     attachments: Sequence[dict] = (),
     send_after: datetime | None = None,
     headers: dict | None = None,
+    render_when_sent: bool = False,
 ) -> OutboxEmail | None:
     """An unsaved outbox row with its bodies rendered; None when the patient takes no e-mail.
 
     For patient mail the context gets ``unsubscribe_url`` and the message the one-click
     unsubscribe headers. ``attachments`` are dicts with ``filename``, ``content_type``
     and ``content``: text as it is, bytes (a PDF) stored in base64 (see ``stored_attachment``).
+    With ``render_when_sent`` the row keeps the template names and ``context`` (which must
+    then be JSON-able) instead of bodies, and ``message_bodies`` renders them at send time.
     """
     if patient is not None and not patient.can_receive_email:
         return None
+    row = OutboxEmail(
+        key=key, kind=kind, patient=patient, to_email=to_email, subject=subject,
+        attachments=[stored_attachment(a) for a in attachments], headers=dict(headers or {}),
+        send_after=send_after or timezone.now(),
+    )
+    if render_when_sent:
+        row.text_template, row.html_template, row.context = text_template, html_template, context
+        return row
+    row.body_text, row.body_html, row.headers = _render(
+        text_template=text_template, html_template=html_template, context=context, subject=subject,
+        patient_id=None if patient is None else patient.pk, headers=row.headers,
+    )
+    return row
+
+
+def _render(*, text_template: str, html_template: str, context: dict, subject: str, patient_id: int | None,
+            headers: dict) -> tuple[str, str, dict]:
+    """Bodies and headers of a message: the templates with the clinic footer, the subject and, for
+    patient mail, the unsubscribe link (in the context and in the one-click headers)."""
     context = {"clinic": clinic_policy(), **context}  # the footer: name, address, phone, closing text
-    headers = dict(headers or {})
-    if patient is not None:
-        context["unsubscribe_url"] = unsubscribe_url(patient)
+    headers = dict(headers)
+    if patient_id is not None:
+        context["unsubscribe_url"] = _unsubscribe_url(patient_id)
         headers.update(unsubscribe_headers(context["unsubscribe_url"]))
     context.setdefault("subject", subject)
     body_text, body_html = render_email(text_template=text_template, html_template=html_template, context=context)
-    return OutboxEmail(
-        key=key, kind=kind, patient=patient, to_email=to_email, subject=subject,
-        body_text=body_text, body_html=body_html, attachments=[stored_attachment(a) for a in attachments],
-        headers=headers,
-        send_after=send_after or timezone.now(),
-    )
+    return body_text, body_html, headers
+
+
+def message_bodies(row: OutboxEmail) -> tuple[str, str, dict]:
+    """The row's text body, HTML body and headers: as stored, or rendered now from its templates and context."""
+    if row.body_text or not row.text_template:
+        return row.body_text, row.body_html, dict(row.headers)
+    return _render(text_template=row.text_template, html_template=row.html_template, context=row.context,
+                   subject=row.subject, patient_id=row.patient_id, headers=row.headers)
 
 
 def stored_attachment(attachment: dict) -> dict:
@@ -248,15 +281,16 @@ def message_id(key: str) -> str:
 
 
 def build_message(row: OutboxEmail) -> EmailMultiAlternatives:
+    body_text, body_html, headers = message_bodies(row)
     message = EmailMultiAlternatives(
         subject=row.subject,
-        body=row.body_text,
+        body=body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[row.to_email],
-        headers={**row.headers, "Message-ID": message_id(row.key), "Auto-Submitted": "auto-generated"},
+        headers={**headers, "Message-ID": message_id(row.key), "Auto-Submitted": "auto-generated"},
     )
-    if row.body_html:
-        message.attach_alternative(row.body_html, "text/html")
+    if body_html:
+        message.attach_alternative(body_html, "text/html")
     for attachment in row.attachments:
         message.attach(attachment["filename"], attachment_content(attachment), attachment["content_type"])
     return message

@@ -174,7 +174,7 @@ def test_a_nudge_goes_after_four_days_without_a_log_counting_from_the_start_when
 
     assert keys() == sorted([f"missed-session:{four_days.pk}:2026-W48", f"missed-session:{never.pk}:2026-W48"])
     row = OutboxEmail.objects.get(key__startswith=f"missed-session:{four_days.pk}:")
-    assert "since Thursday 19 November" in row.body_text
+    assert "since Thursday 19 November" in services.build_message(row).body  # rendered when sent
 
 
 def test_the_missed_session_days_are_the_clinics_choice(therapist_user, clinic_policy):
@@ -237,13 +237,17 @@ def test_patient_emails_carry_one_click_unsubscribe_and_staff_emails_do_not(ther
     queue_missed_session_nudges(NOW)
     queue_therapist_alerts(NOW)
 
-    by_kind = {row.kind: row for row in OutboxEmail.objects.all()}
+    # The messages as sent: the nudge is rendered (with its headers) only then.
+    by_kind = {row.kind: (row, services.build_message(row)) for row in OutboxEmail.objects.all()}
     for kind in ("weekly-plan", "missed-session"):
-        assert by_kind[kind].headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert by_kind[kind].headers["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/email/unsubscribe/")
-        assert "/email/unsubscribe/" in by_kind[kind].body_text
-    assert by_kind["therapist-alert"].headers == {}
-    assert by_kind["therapist-alert"].patient is None
+        headers = by_kind[kind][1].extra_headers
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert headers["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/email/unsubscribe/")
+        assert "/email/unsubscribe/" in by_kind[kind][1].body
+    row, message = by_kind["therapist-alert"]
+    assert "List-Unsubscribe" not in message.extra_headers
+    assert row.headers == {}
+    assert row.patient is None
 
 
 # ---------------------------------------------------------------------------- quiet hours when sending
@@ -436,8 +440,8 @@ def test_running_every_scan_twice_inserts_nothing_the_second_time(therapist_user
     [
         # due programs with patient and link; keys already queued; their items; one INSERT
         (queue_weekly_plans, 4),
-        # due programs with last log and link (nudged patients excluded); keys queued; one INSERT
-        (queue_missed_session_nudges, 3),
+        # one INSERT ... SELECT of the due programs (nudged patients excluded, ON CONFLICT for keys queued)
+        (queue_missed_session_nudges, 1),
         # alerting log items with program, patient, therapist, exercise; keys queued; one INSERT
         (queue_therapist_alerts, 3),
         # today's digest exists?; the follow-ups with record numbers; one INSERT
