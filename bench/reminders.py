@@ -11,7 +11,11 @@ otherwise), fills it with set-based SQL (``generate_series``), and prints:
 * the rows a second run of the scan inserts (must be 0);
 * e-mails per second through the outbox and a real ``celery worker`` against an SMTP sink
   on loopback, against smtplib sending the same pre-built messages on one connection;
-* the worker's peak memory (VmHWM of its processes).
+* the worker's memory (resident set of its main process and pool children) when it starts,
+  when it is done, at its peak while sending, and the growth (end - start).
+
+``--emails`` may exceed the rows the scan queued: the outbox rows are then copied (new keys)
+until there are that many, so that 100,000 e-mails can be sent from a smaller fill.
 
 Not part of the test suite (pytest collects ``tests/`` only). See bench/README.md.
 """
@@ -21,9 +25,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import smtplib
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -46,7 +52,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--programs", type=int, default=1_000_000, help="active programs to create")
     parser.add_argument("--due-every", type=int, default=100, help="one program in this many is due (100: 1 %%)")
     parser.add_argument("--sample", type=int, default=5_000, help="programs the per-program ORM loop runs over")
-    parser.add_argument("--emails", type=int, default=10_000, help="at most this many of the queued e-mails are sent")
+    parser.add_argument("--emails", type=int, default=10_000,
+                        help="e-mails sent (the queued rows are copied when the scan queued fewer)")
+    parser.add_argument("--compare", type=int, default=10_000,
+                        help="e-mails sent by smtplib and by deliver_batch() in this process, for the ratios")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL))
@@ -212,25 +221,109 @@ def per_program_loop(now: datetime, sample: int) -> int:
 # ---------------------------------------------------------------------------- sending
 
 
-def peak_memory_kib(pid: int) -> dict[int, int]:
-    """VmHWM (peak resident set) of a process and its children, in KiB."""
-    peaks = {}
-    pending = [pid]
+MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
+
+
+def counting_sink():
+    """``tests.realparts.SMTPSink`` keeping only each message's Message-ID.
+
+    Parsing and keeping 100,000 whole messages would cost the sink (it shares the CPUs with
+    the worker) and this process gigabytes; the exactly-once check needs the ids only.
+    """
+    from tests.realparts import SMTPSink
+
+    class CountingSink(SMTPSink):
+        async def handle_DATA(self, server, session, envelope):
+            found = MESSAGE_ID.search(envelope.content)
+            self.messages.append(found.group(1) if found else b"")
+            return "250 OK"
+
+    return CountingSink()
+
+
+def copy_outbox_rows(total: int) -> None:
+    """Copy the outbox rows (new keys) until there are ``total``: the scan queues 1 % of the programs."""
+    from django.db import connection
+
+    from apps.notifications.models import OutboxEmail
+
+    have = OutboxEmail.objects.count()
+    if have >= total or not have:
+        return
+    table = OutboxEmail._meta.db_table
+    columns = [field.column for field in OutboxEmail._meta.concrete_fields if not field.primary_key]
+    values = ["o.key || ':copy' || g" if column == "key" else f"o.{column}" for column in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} ({", ".join(columns)})
+                SELECT {", ".join(values)} FROM {table} o CROSS JOIN generate_series(1, %s) AS g
+                ORDER BY g, o.id LIMIT %s""",
+            [-(-(total - have) // have), total - have],
+        )
+        cursor.execute(f"ANALYZE {table}")
+
+
+def process_tree(pid: int) -> list[int]:
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        for row in status.splitlines():
-            if row.startswith("VmHWM:"):
-                peaks[current] = int(row.split()[1])
+        found.append(current)
         pending.extend(int(child) for child in children)
-    return peaks
+    return found
 
 
-def send_through_worker(args, sink, ids: list[int], var_dir: Path) -> tuple[float, int, dict[int, int]]:
+def status_kib(pid: int, field: str) -> int | None:
+    try:
+        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if row.startswith(field + ":"):
+                return int(row.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class MemoryWatch:
+    """Samples the resident set (VmRSS) of the worker's processes every ``interval`` seconds in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        self.pid, self.interval = pid, interval
+        self.samples: list[dict[int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> dict[int, int]:
+        rss = {pid: status_kib(pid, "VmRSS") for pid in process_tree(self.pid)}
+        taken = {pid: kib for pid, kib in rss.items() if kib is not None}
+        self.samples.append(taken)
+        return taken
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def start(self) -> MemoryWatch:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def report(self) -> dict:
+        first, last = self.samples[0], self.samples[-1]
+        peak_total = max(sum(sample.values()) for sample in self.samples)
+        peaks = {pid: max(sample.get(pid, 0) for sample in self.samples) for pid in last}
+        return {"start": first, "end": last, "peak_total": peak_total, "peaks": peaks,
+                "hwm": {pid: status_kib(pid, "VmHWM") for pid in last}}
+
+
+def send_through_worker(args, sink, total: int, var_dir: Path) -> tuple[float, int, dict]:
     from apps.notifications import services
     from apps.notifications.models import OutboxEmail, OutboxStatus
     from hipclinic.celery import app
@@ -244,24 +337,26 @@ def send_through_worker(args, sink, ids: list[int], var_dir: Path) -> tuple[floa
     ).start(concurrency=args.concurrency)
     app.conf.task_default_queue = queue
     try:
-        wait_for(lambda: "ready" in worker.output() or worker.process.poll() is not None, timeout=60,
-                 message="the worker to start")
-        if worker.process.poll() is not None:
-            sys.exit(f"the worker stopped:\n{worker.output()}")
-        sent = OutboxEmail.objects.filter(pk__in=ids, status=OutboxStatus.SENT)
+        worker.wait_until_ready(timeout=120)
+        time.sleep(1)  # the pool children finish starting
+        watch = MemoryWatch(worker.process.pid).start()
+        sent = OutboxEmail.objects.filter(status=OutboxStatus.SENT)
         started = time.perf_counter()
-        services.dispatch_due(limit=len(ids))  # outside a transaction: its batches are published at once
-        wait_for(lambda: sent.count() == len(ids), timeout=1800, interval=0.25,
-                 message=f"{len(ids)} e-mails sent:\n{worker.output()[-3000:]}")
-        elapsed = time.perf_counter() - started
-        return elapsed, worker.process.pid, peak_memory_kib(worker.process.pid)
+        try:
+            services.dispatch_due(limit=total)  # outside a transaction: its batches are published at once
+            wait_for(lambda: sent.count() == total, timeout=3600, interval=0.25,
+                     message=f"{total} e-mails sent:\n{worker.output()[-3000:]}")
+            elapsed = time.perf_counter() - started
+        finally:
+            watch.stop()
+        return elapsed, worker.process.pid, watch.report()
     finally:
         worker.stop()
 
 
 def deliver_in_process_reusing_one_connection(sink, ids: list[int]) -> float:
-    """``deliver()`` row by row in this process with one SMTP connection kept open: what a
-    batch task (one connection per batch of ids) would cost, without Celery in between."""
+    """``deliver_batch()`` in this process, batch after batch, with one SMTP connection kept
+    open: what one worker process costs per e-mail, without Celery in between."""
     from django.core.mail import get_connection
 
     from apps.notifications import services
@@ -275,8 +370,8 @@ def deliver_in_process_reusing_one_connection(sink, ids: list[int]) -> float:
     saved, services.get_connection = services.get_connection, lambda **_kwargs: backend
     try:
         started = time.perf_counter()
-        for outbox_id in ids:
-            services.deliver(outbox_id=outbox_id)
+        for start in range(0, len(ids), services.SEND_BATCH):
+            services.deliver_batch(outbox_ids=ids[start : start + services.SEND_BATCH])
         return time.perf_counter() - started
     finally:
         services.get_connection = saved
@@ -305,9 +400,8 @@ def main() -> None:
 
     from apps.followups.reminders import missed_session_programs, queue_missed_session_nudges
     from apps.notifications.models import OutboxEmail
-    from apps.notifications.services import build_message
+    from apps.notifications.services import SEND_BATCH, build_message
     from apps.ops.policy import clinic_policy
-    from tests.realparts import SMTPSink
 
     try:
         call_command("migrate", verbosity=0)
@@ -352,32 +446,50 @@ def main() -> None:
              f"{inserted_again}{'' if inserted_again == 0 else '  <-- MUST BE 0'}")
 
         # Sending: the worker through the outbox, then smtplib with the same messages on one connection.
+        copy_outbox_rows(args.emails)
         ids = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True)[: args.emails])
         OutboxEmail.objects.exclude(pk__in=ids).delete()
-        sink = SMTPSink().start()
+        compared = ids[: args.compare]
+        sink = counting_sink().start()
         try:
-            worker_time, main_pid, peaks = send_through_worker(args, sink, ids, var_dir)
+            worker_time, main_pid, memory = send_through_worker(args, sink, len(ids), var_dir)
             delivered = len(sink.messages)
-            distinct = len({message["Message-ID"] for message in sink.messages})
+            distinct = len(set(sink.messages))
             prebuilt = []
-            for row in OutboxEmail.objects.filter(pk__in=ids).iterator(chunk_size=2000):
+            for row in OutboxEmail.objects.filter(pk__in=compared).iterator(chunk_size=2000):
                 message = build_message(row)
                 data = message.message().as_bytes(linesep="\r\n")  # as Django's SMTP backend does
                 prebuilt.append((message.from_email, row.to_email, data))
             smtplib_time = send_with_smtplib(sink, prebuilt)
-            reused_time = deliver_in_process_reusing_one_connection(sink, ids)
+            del prebuilt
+            reused_time = deliver_in_process_reusing_one_connection(sink, compared)
         finally:
             sink.stop()
-        worker_rate, smtplib_rate = len(ids) / worker_time, len(ids) / smtplib_time
-        line(f"worker ({args.concurrency} processes) through the outbox",
+        worker_rate, smtplib_rate = len(ids) / worker_time, len(compared) / smtplib_time
+        line(f"worker ({args.concurrency} processes, SEND_BATCH {SEND_BATCH}) through the outbox",
              f"{worker_rate:9.0f} e-mails/s  ({len(ids):,} in {worker_time:.1f} s; "
              f"{delivered:,} received, {distinct:,} distinct)")
-        line("smtplib, same pre-built messages, one connection",
+        line(f"smtplib, same pre-built messages, one connection ({len(compared):,})",
              f"{smtplib_rate:9.0f} e-mails/s  -> worker = {worker_rate / smtplib_rate:.2f} x smtplib")
-        line("deliver() in one process, one SMTP connection kept open",
-             f"{len(ids) / reused_time:9.0f} e-mails/s  = {smtplib_time / reused_time:.2f} x smtplib")
-        line("worker peak memory (VmHWM)",
-             ", ".join(f"{'main' if pid == main_pid else 'child'} {kib / 1024:.0f} MiB" for pid, kib in peaks.items()))
+        line(f"deliver_batch() in one process, one SMTP connection ({len(compared):,})",
+             f"{len(compared) / reused_time:9.0f} e-mails/s  = {smtplib_time / reused_time:.2f} x smtplib")
+
+        def mib(kib: int) -> str:
+            return f"{kib / 1024:.0f}"
+
+        def per_process(sample: dict[int, int]) -> str:
+            return " + ".join(f"{'main' if pid == main_pid else 'child'} {mib(kib)}" for pid, kib in sample.items())
+
+        start, end = memory["start"], memory["end"]
+        line("worker RSS at start (MiB)", f"{mib(sum(start.values())):>9}  ({per_process(start)})")
+        line("worker RSS at end (MiB)", f"{mib(sum(end.values())):>9}  ({per_process(end)})")
+        line("worker RSS peak while sending (MiB, sum of processes)",
+             f"{mib(memory['peak_total']):>9}  (per process: {per_process(memory['peaks'])}; "
+             f"VmHWM {per_process(memory['hwm'])})")
+        growth = sum(end.values()) - sum(start.values())
+        line("worker RSS growth, end - start (MiB)",
+             f"{growth / 1024:9.1f}  ({', '.join(f'{mib(end[pid] - start.get(pid, 0))}' for pid in end)} per process)")
+        line("load average (1, 5, 15 min) at the end", " ".join(Path("/proc/loadavg").read_text().split()[:3]))
     finally:
         connection.close()
         if not args.keep:

@@ -305,18 +305,155 @@ def _is_permanent(error: Exception) -> bool:
     return False
 
 
+def claimable(now: datetime) -> Q:
+    """Rows a worker may take now: due, and pending or held by a lease that has run out."""
+    return Q(send_after__lte=now) & (
+        Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.SENDING, locked_until__lt=now)
+    )
+
+
 def deliver_batch(*, outbox_ids: Iterable[int]) -> dict[str, int]:
-    """Send several rows over one SMTP connection (each row is still claimed on its own)."""
+    """Send several rows over one SMTP connection; returns how many ended in each status.
+
+    The rows and their patients are read in one query; rows whose patient no longer takes
+    e-mail are marked skipped in one UPDATE. Each remaining row is then claimed on its own
+    just before it is sent, by a conditional UPDATE that also checks ``attempts`` is what
+    was read (so the row sent is the row read), and marked sent right after the relay
+    accepts it: a worker killed at any moment holds at most the one message in flight,
+    and every message the relay accepted before is on record as sent.
+    """
+    ids = list(outbox_ids)
     outcomes: dict[str, int] = {}
+
+    def count(outcome: str, number: int = 1) -> None:
+        if number:
+            outcomes[outcome] = outcomes.get(outcome, 0) + number
+
+    open_statuses = [OutboxStatus.PENDING, OutboxStatus.SENDING]
+    rows = OutboxEmail.objects.select_related("patient").filter(pk__in=ids, status__in=open_statuses).order_by("pk")
+    now = timezone.now()
+    sendable, refused = [], []
+    for row in rows:
+        (sendable if row.patient is None or row.patient.can_receive_email else refused).append(row)
+    if refused:
+        skipped = _skip_without_consent(refused, now)
+        count(OutboxStatus.SKIPPED, len(skipped))
+        sendable.extend(row for row in refused if row.pk not in skipped)  # changed meanwhile: row by row
+        sendable.sort(key=lambda row: row.pk)
+    count("not-claimed", len(ids) - len(sendable) - outcomes.get(OutboxStatus.SKIPPED, 0))
+
     connection = get_connection(fail_silently=False)
     try:
-        for outbox_id in outbox_ids:
-            outcome = deliver(outbox_id=outbox_id, connection=connection)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if connections[OutboxEmail.objects.db].vendor == "postgresql":
+            _send_recording_with_next_claim(sendable, connection=connection, count=count)
+        else:
+            for row in sendable:
+                count(_deliver_loaded(row, connection=connection))
     finally:
         with contextlib.suppress(SMTPException, OSError):
             connection.close()
     return outcomes
+
+
+# One round trip (and one commit) per e-mail: marks the message the relay just accepted as
+# sent (fenced by its lease) and claims the next row (conditions on the row itself, which
+# PostgreSQL re-checks on the locked row if another worker updated it meanwhile).
+RECORD_AND_CLAIM_SQL = """
+WITH sent AS (
+    UPDATE {table} SET status = 'sent', sent_at = %(sent_at)s, locked_until = NULL, last_error = ''
+    WHERE id = %(sent_id)s AND status = 'sending' AND locked_until = %(sent_lease)s
+    RETURNING id
+), claimed AS (
+    UPDATE {table} SET status = 'sending', locked_until = %(lease)s
+    WHERE id = %(claim_id)s AND attempts = %(attempts)s AND send_after <= %(now)s
+      AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM sent), (SELECT count(*) FROM claimed)
+"""
+
+
+def _send_recording_with_next_claim(rows: Sequence[OutboxEmail], *, connection, count) -> None:
+    """PostgreSQL: send ``rows`` in turn, each accepted message recorded by the statement claiming the next.
+
+    A worker killed while the relay holds a message has that one row claimed and every
+    message accepted before it recorded as sent, as with one UPDATE per step.
+    """
+    accepted: tuple[OutboxEmail, datetime] | None = None  # accepted by the relay, not yet recorded
+    for row in rows:
+        lease = _record_and_claim(accepted, claim=row)
+        if accepted is not None:
+            _log_sent(accepted[0])
+            accepted = None
+        if lease is None:
+            count(deliver(outbox_id=row.pk, connection=connection))  # changed since it was read: row by row
+            continue
+        outcome = _send_claimed(row, lease=lease, connection=connection, record=False)
+        if outcome == OutboxStatus.SENT:
+            accepted = (row, lease)
+        count(outcome)
+    if accepted is not None:
+        _record_and_claim(accepted, claim=None)
+        _log_sent(accepted[0])
+
+
+def _record_and_claim(accepted: tuple[OutboxEmail, datetime] | None, *, claim: OutboxEmail | None):
+    """Record ``accepted`` as sent and claim ``claim``, in one statement; returns the lease written, or None.
+
+    While a message is waiting to be recorded, a lost database connection (a restart) is
+    retried as ``_record_sent`` does, for as long as that message's lease lasts.
+    """
+    database = connections[OutboxEmail.objects.db]
+    sql = RECORD_AND_CLAIM_SQL.format(table=database.ops.quote_name(OutboxEmail._meta.db_table))
+    pause = 0.25
+    while True:
+        now = timezone.now()
+        lease = now + lease_length()
+        sent_id, sent_lease = (accepted[0].pk, accepted[1]) if accepted else (None, None)
+        claim_id, attempts = (claim.pk, claim.attempts) if claim else (None, None)
+        params = {"sent_at": now, "sent_id": sent_id, "sent_lease": sent_lease, "lease": lease,
+                  "claim_id": claim_id, "attempts": attempts, "now": now}
+        try:
+            with database.cursor() as cursor:
+                cursor.execute(sql, params)
+                _, claimed = cursor.fetchone()
+            return lease if claimed else None
+        except (OperationalError, InterfaceError) as error:
+            if accepted is None or database.in_atomic_block or timezone.now() + timedelta(seconds=pause) >= accepted[1]:
+                raise
+            log.warning("outbox record-sent retry id=%s error=%s", accepted[0].pk, type(error).__name__)
+            database.close()  # the next query opens a fresh connection
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+def _skip_without_consent(rows: Sequence[OutboxEmail], now: datetime) -> set[int]:
+    """Mark rows whose patient takes no e-mail skipped, in one conditional UPDATE; returns the ids it changed."""
+    ids = [row.pk for row in rows]
+    with transaction.atomic():
+        skipped = set(
+            OutboxEmail.objects.filter(claimable(now), pk__in=ids).select_for_update().values_list("pk", flat=True)
+        )
+        OutboxEmail.objects.filter(pk__in=skipped).update(
+            status=OutboxStatus.SKIPPED, locked_until=None, last_error="no consent"
+        )
+    for row in rows:
+        if row.pk in skipped:
+            log.info("outbox skipped id=%s kind=%s reason=no-consent", row.pk, row.kind)
+    return skipped
+
+
+def _deliver_loaded(row: OutboxEmail, *, connection) -> str:
+    """Claim a row read by ``deliver_batch`` and send it; falls back to ``deliver`` if it changed since."""
+    now = timezone.now()
+    lease = now + lease_length()
+    claimed = (
+        OutboxEmail.objects.filter(claimable(now), pk=row.pk, attempts=row.attempts)
+        .update(status=OutboxStatus.SENDING, locked_until=lease)
+    )
+    if not claimed:
+        return deliver(outbox_id=row.pk, connection=connection)
+    return _send_claimed(row, lease=lease, connection=connection)
 
 
 def deliver(*, outbox_id: int, connection=None) -> str:
@@ -328,21 +465,26 @@ def deliver(*, outbox_id: int, connection=None) -> str:
     now = timezone.now()
     lease = now + lease_length()
     claimed = (
-        OutboxEmail.objects.filter(pk=outbox_id, send_after__lte=now)
-        .filter(Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.SENDING, locked_until__lt=now))
+        OutboxEmail.objects.filter(claimable(now), pk=outbox_id)
         .update(status=OutboxStatus.SENDING, locked_until=lease)
     )
     if not claimed:
         return "not-claimed"  # sent, skipped, failed, not yet due, or another worker holds it
     row = OutboxEmail.objects.select_related("patient").get(pk=outbox_id)
-    # Ours only while the lease we wrote is still on the row (a fencing token).
-    ours = OutboxEmail.objects.filter(pk=outbox_id, status=OutboxStatus.SENDING, locked_until=lease)
-
     if row.patient is not None and not row.patient.can_receive_email:
-        ours.update(status=OutboxStatus.SKIPPED, locked_until=None, last_error="no consent")
+        _ours(outbox_id, lease).update(status=OutboxStatus.SKIPPED, locked_until=None, last_error="no consent")
         log.info("outbox skipped id=%s kind=%s reason=no-consent", row.pk, row.kind)
         return OutboxStatus.SKIPPED
+    return _send_claimed(row, lease=lease, connection=connection)
 
+
+def _ours(outbox_id: int, lease: datetime):
+    """The row, only while the lease we wrote is still on it (a fencing token)."""
+    return OutboxEmail.objects.filter(pk=outbox_id, status=OutboxStatus.SENDING, locked_until=lease)
+
+
+def _send_claimed(row: OutboxEmail, *, lease: datetime, connection=None, record: bool = True) -> str:
+    """Send a row we hold; a failure is recorded at once, a success too unless ``record`` is false (the caller does)."""
     shared = connection is not None
     connection = connection or get_connection(fail_silently=False)
     try:
@@ -352,17 +494,23 @@ def deliver(*, outbox_id: int, connection=None) -> str:
                 raise SMTPException("message not accepted")
         except (SMTPException, OSError) as error:
             _drop(connection)
-            return _record_failure(row, ours, error)
+            return _record_failure(row, _ours(row.pk, lease), error)
         except Exception as error:  # bad data fails the same way every time: park it
-            return _record_failure(row, ours, error, permanent=True)
+            return _record_failure(row, _ours(row.pk, lease), error, permanent=True)
         # Recorded before anything else (even QUIT), to keep the window in which a
         # crash could lead to a second copy as short as it can be.
-        _record_sent(ours, outbox_id=outbox_id, lease=lease)
+        if record:
+            _record_sent(_ours(row.pk, lease), outbox_id=row.pk, lease=lease)
     finally:
         if not shared:
             _drop(connection)
-    log.info("outbox sent id=%s kind=%s attempts=%d", row.pk, row.kind, row.attempts + 1)
+    if record:
+        _log_sent(row)
     return OutboxStatus.SENT
+
+
+def _log_sent(row: OutboxEmail) -> None:
+    log.info("outbox sent id=%s kind=%s attempts=%d", row.pk, row.kind, row.attempts + 1)
 
 
 def _record_sent(ours, *, outbox_id: int, lease: datetime) -> None:
