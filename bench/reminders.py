@@ -437,7 +437,7 @@ def main() -> None:
         line("raw SQL query selecting the due rows", f"{raw_time * 1000:9.0f} ms  ({len(raw):,} rows)")
         line("scan: queue_missed_session_nudges (first run)",
              f"{scan_time * 1000:9.0f} ms  ({inserted:,} queued)  = {scan_time / raw_time:.1f} x raw SQL")
-        line("  of which its SELECT alone (ORM, same rows)",
+        line("  due-programs SELECT alone (ORM, as SQLite runs it)",
              f"{select_time * 1000:9.0f} ms  = {select_time / raw_time:.2f} x raw SQL")
         line(f"per-program ORM loop ({sample:,} programs, {loop_queued} due)",
              f"{loop_time * 1000:9.0f} ms  -> {loop_estimate:.0f} s for {args.programs:,}"
