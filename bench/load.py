@@ -75,6 +75,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--watchers", type=int, default=0,
                         help="signed-in receptionists opening desk pages before and during a storm of sign-ins")
     parser.add_argument("--sign-ins", type=int, default=50, help="sign-ins started at once (with --watchers)")
+    parser.add_argument("--sign-in-workers", type=int, default=0,
+                        help="with --watchers, run the storm a second time against a separate gunicorn of this "
+                             "many workers at nice 10 serving the sign-ins (README, Running in production)")
     parser.add_argument("--watch-seconds", type=float, default=20,
                         help="seconds the watchers run alone before the storm (with --watchers)")
     parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL))
@@ -126,13 +129,22 @@ def main() -> int:
             common.line("gunicorn", f"{args.workers} sync workers at {url}")
             for users in args.users:
                 steps.append(run_step(args, url, config, work_dir, log_path, users))
+            storms = []
             if args.watchers:
-                storm = sign_in_storm(url, config, watchers=args.watchers, sign_ins=args.sign_ins,
-                                      quiet_seconds=args.watch_seconds, timeout=args.timeout)
+                storms.append(("the same gunicorn", sign_in_storm(
+                    url, config, watchers=args.watchers, sign_ins=args.sign_ins,
+                    quiet_seconds=args.watch_seconds, timeout=args.timeout)))
+            if args.watchers and args.sign_in_workers:
+                with harness.gunicorn(env, port=free_port(), workers=args.sign_in_workers, nice=10,
+                                      log_path=work_dir / "gunicorn-sign-in.log") as sign_in_url:
+                    common.line("sign-in gunicorn", f"{args.sign_in_workers} sync workers at nice 10, {sign_in_url}")
+                    storms.append((f"a separate gunicorn ({args.sign_in_workers} workers, nice 10)", sign_in_storm(
+                        url, config, watchers=args.watchers, sign_ins=args.sign_ins,
+                        quiet_seconds=args.watch_seconds, timeout=args.timeout, sign_in_url=sign_in_url)))
         if len(steps) > 1:
             print_steps(steps, args.measure)
-        if args.watchers:
-            print_storm(storm, watchers=args.watchers, sign_ins=args.sign_ins)
+        for where, storm in storms:
+            print_storm(storm, watchers=args.watchers, sign_ins=args.sign_ins, where=where)
         print(f"\nfiles: {work_dir}")
         # The smallest step is the one that must pass; larger ones find the limit, errors and all.
         return 1 if steps[0][2] else 0
@@ -225,9 +237,11 @@ def _sign_in_answer(session, url: str, username: str, password: str, timeout: fl
 
 
 def sign_in_storm(url: str, config: dict, *, watchers: int, sign_ins: int, quiet_seconds: float,
-                  timeout: float) -> dict:
+                  timeout: float, sign_in_url: str | None = None) -> dict:
     """``watchers`` signed-in receptionists open desk pages (1 s think time on average), alone for
-    ``quiet_seconds``, then while ``sign_ins`` others sign in at the same moment."""
+    ``quiet_seconds``, then while ``sign_ins`` others sign in at the same moment (at ``sign_in_url``
+    when the sign-ins have a server of their own, as a proxy would route ``/accounts/login/``)."""
+    sign_in_url = sign_in_url or url
     import requests
 
     accounts = config["desk_users"]
@@ -260,11 +274,11 @@ def sign_in_storm(url: str, config: dict, *, watchers: int, sign_ins: int, quiet
     gate = threading.Barrier(sign_ins)
 
     def sign_in(username):
-        session = _session(url)
+        session = _session(sign_in_url)
         gate.wait()
         started = time.monotonic()
         try:
-            ok = _sign_in(session, url, username, password, timeout)
+            ok = _sign_in(session, sign_in_url, username, password, timeout)
         except requests.RequestException:
             ok = False
         sign_in_times.append((time.monotonic() - started, ok))
@@ -297,10 +311,10 @@ def _figures(rows, noun: str = "requests") -> str:
             f"p95 {harness.nearest_rank(values, 95):6.0f} ms, max {values[-1]:6.0f} ms, {failed} errors")
 
 
-def print_storm(storm: dict, *, watchers: int, sign_ins: int) -> None:
+def print_storm(storm: dict, *, watchers: int, sign_ins: int, where: str) -> None:
     quiet = [(seconds, ok) for _, seconds, ok in storm["quiet"]]
     during = [(seconds, ok) for _, seconds, ok in storm["during"]]
-    print(f"\nsign-in storm: {sign_ins} sign-ins started at once (login page + POST, PBKDF2), all done in "
+    print(f"\nsign-in storm on {where}: {sign_ins} sign-ins started at once (login page + POST, PBKDF2), all done in "
           f"{storm['seconds']:.1f} s: {_figures(storm['sign_ins'], 'sign-ins')}")
     print(f"  {watchers} watchers' desk pages without the storm: {_figures(quiet)}")
     print(f"  {watchers} watchers' desk pages during the storm:  {_figures(during)}")

@@ -122,11 +122,15 @@ def wait_ok(process: subprocess.Popen, what: str, log_path: Path, timeout: float
 
 
 @contextmanager
-def gunicorn(env: dict, *, port: int, workers: int, log_path: Path, timeout: float = 60):
-    """gunicorn serving hipclinic.wsgi on 127.0.0.1:port; yields the base URL once /healthz answers 200."""
+def gunicorn(env: dict, *, port: int, workers: int, log_path: Path, timeout: float = 60, nice: int = 0):
+    """gunicorn serving hipclinic.wsgi on 127.0.0.1:port; yields the base URL once /healthz answers 200.
+
+    ``nice`` above 0 starts it at a lower CPU priority (``nice -n``), as a pool kept for sign-ins.
+    """
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "hipclinic.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        [*(["nice", "-n", str(nice)] if nice else []),
+         sys.executable, "-m", "gunicorn", "hipclinic.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--access-logfile", "/dev/null", "--error-logfile", "-",
          "--no-control-socket"],  # gunicorn 27's default control socket is one path for all of a user's servers
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
