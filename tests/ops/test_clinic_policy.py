@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from apps.notifications.models import OutboxEmail
 from apps.notifications.reminders import run_due_scans
+from apps.notifications.services import message_bodies
 from apps.notifications.tasks import queue_due_reminders
 from apps.ops.models import ClinicPolicy
 from apps.ops.policy import clinic_policy
@@ -148,12 +149,13 @@ def test_every_patient_email_ends_with_the_clinics_details(clinic_policy, therap
     one_program(therapist, start=date(2026, 11, 2), last_log=date(2026, 11, 16))
     run_due_scans(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
 
-    email = OutboxEmail.objects.get(kind="missed-session")
-    footer = email.body_text.split("\n--\n", 1)[1]
+    # The nudge is rendered when it is sent: read it as the worker will send it.
+    body_text, body_html, _ = message_bodies(OutboxEmail.objects.get(kind="missed-session"))
+    footer = body_text.split("\n--\n", 1)[1]
     assert footer.startswith("Open Monday to Friday, 08:30-17:00.\nRiverside Hip Clinic\n1 River Road\nKingston\n"
                              "020 7946 0000\nDon't want these e-mails?")
     for text in ("Riverside Hip Clinic", "1 River Road<br>Kingston", "020 7946 0000", "Open Monday to Friday"):
-        assert text in email.body_html
+        assert text in body_html
 
 
 def test_a_retired_environment_variable_is_reported_as_ignored(monkeypatch):
