@@ -360,7 +360,10 @@ def deliver_batch(*, outbox_ids: Iterable[int]) -> dict[str, int]:
 
 # One round trip (and one commit) per e-mail: marks the message the relay just accepted as
 # sent (fenced by its lease) and claims the next row (conditions on the row itself, which
-# PostgreSQL re-checks on the locked row if another worker updated it meanwhile).
+# PostgreSQL re-checks on the locked row if another worker updated it meanwhile). The claim
+# also asks that the patient still takes e-mail (Patient.can_receive_email), so consent
+# withdrawn after the batch was read is seen: such a row is left unclaimed and ``deliver``
+# then marks it skipped.
 RECORD_AND_CLAIM_SQL = """
 WITH sent AS (
     UPDATE {table} SET status = 'sent', sent_at = %(sent_at)s, locked_until = NULL, last_error = ''
@@ -370,6 +373,9 @@ WITH sent AS (
     UPDATE {table} SET status = 'sending', locked_until = %(lease)s
     WHERE id = %(claim_id)s AND attempts = %(attempts)s AND send_after <= %(now)s
       AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))
+      AND (patient_id IS NULL OR EXISTS (
+          SELECT 1 FROM {patients} WHERE {patients}.id = {table}.patient_id
+            AND {patients}.email_consent AND {patients}.archived_at IS NULL AND {patients}.email <> ''))
     RETURNING id
 )
 SELECT (SELECT count(*) FROM sent), (SELECT count(*) FROM claimed)
@@ -407,7 +413,8 @@ def _record_and_claim(accepted: tuple[OutboxEmail, datetime] | None, *, claim: O
     retried as ``_record_sent`` does, for as long as that message's lease lasts.
     """
     database = connections[OutboxEmail.objects.db]
-    sql = RECORD_AND_CLAIM_SQL.format(table=database.ops.quote_name(OutboxEmail._meta.db_table))
+    sql = RECORD_AND_CLAIM_SQL.format(table=database.ops.quote_name(OutboxEmail._meta.db_table),
+                                      patients=database.ops.quote_name(Patient._meta.db_table))
     pause = 0.25
     while True:
         now = timezone.now()
@@ -450,8 +457,11 @@ def _deliver_loaded(row: OutboxEmail, *, connection) -> str:
     """Claim a row read by ``deliver_batch`` and send it; falls back to ``deliver`` if it changed since."""
     now = timezone.now()
     lease = now + lease_length()
+    still_consents = Q(patient__isnull=True) | (
+        Q(patient__email_consent=True, patient__archived_at__isnull=True) & ~Q(patient__email="")
+    )  # as RECORD_AND_CLAIM_SQL: consent withdrawn since the batch was read leaves the row to ``deliver``
     claimed = (
-        OutboxEmail.objects.filter(claimable(now), pk=row.pk, attempts=row.attempts)
+        OutboxEmail.objects.filter(claimable(now), still_consents, pk=row.pk, attempts=row.attempts)
         .update(status=OutboxStatus.SENDING, locked_until=lease)
     )
     if not claimed:

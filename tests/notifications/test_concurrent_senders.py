@@ -18,7 +18,7 @@ from apps.notifications.models import OutboxEmail, OutboxStatus
 from apps.patients.models import Patient
 from tests.notifications.helpers import bulk_appointments
 
-pytestmark = [pytest.mark.postgres, pytest.mark.smtp]
+pytestmark = [pytest.mark.smtp]
 
 SENDERS = 2
 ROUNDS = 5
@@ -35,6 +35,7 @@ def outbox_rows(patients: list[Patient], round_number: int) -> list[int]:
     return [row.pk for row in rows]
 
 
+@pytest.mark.postgres
 def test_two_senders_over_the_same_rows_send_each_email_exactly_once(transactional_db, smtp_server):
     if connection.vendor != "postgresql":
         pytest.skip("the race is between two PostgreSQL connections; SQLite serialises every write")
@@ -77,3 +78,29 @@ def test_two_senders_over_the_same_rows_send_each_email_exactly_once(transaction
     assert total[OutboxStatus.SKIPPED] == ROUNDS  # the withdrawn patient's row, once a round
     statuses = Counter(OutboxEmail.objects.values_list("status", flat=True))
     assert statuses == {OutboxStatus.SENT: len(expected), OutboxStatus.SKIPPED: ROUNDS}
+
+
+def test_consent_withdrawn_after_the_batch_was_read_is_honoured(db, smtp_server):
+    """A patient who unsubscribes while a batch is under way gets nothing from that batch: the
+    consent read with the batch is checked again when each row is claimed."""
+    patients = [appointment.patient for appointment in bulk_appointments(3, first_start=timezone.now())]
+    ids = outbox_rows(patients, 0)
+    rows = list(OutboxEmail.objects.select_related("patient").filter(pk__in=ids).order_by("pk"))  # read: all consent
+    Patient.objects.filter(pk=patients[1].pk).update(email_consent=False)  # the unsubscribe link, meanwhile
+
+    connection_ = services.get_connection(fail_silently=False)
+    outcomes = Counter()
+    try:
+        if connection.vendor == "postgresql":
+            services._send_recording_with_next_claim(rows, connection=connection_,
+                                                     count=lambda outcome, number=1: outcomes.update({outcome: number}))
+        else:
+            for row in rows:
+                outcomes[services._deliver_loaded(row, connection=connection_)] += 1
+    finally:
+        connection_.close()
+
+    sent_to = {message["To"] for message in smtp_server.messages}
+    assert sent_to == {patients[0].email, patients[2].email}
+    assert outcomes == {OutboxStatus.SENT: 2, OutboxStatus.SKIPPED: 1}
+    assert OutboxEmail.objects.get(pk=ids[1]).status == OutboxStatus.SKIPPED
